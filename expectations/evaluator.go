@@ -1,0 +1,285 @@
+package expectations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Env is what the evaluator runs against: evidence sources, an injector and
+// a clock. Nil sources are allowed; an expectation that needs one is ERROR.
+type Env struct {
+	Metrics  MetricSource
+	Logs     LogSource
+	Traces   TraceSource
+	Injector Injector
+	Clock    Clock
+	// Progress, when set, is told what each drill is doing and waiting for.
+	Progress func(Progress)
+}
+
+// Progress is one step of a drill, for live output.
+type Progress struct {
+	Drill   string
+	Stage   string // "baseline", "inject", "await", "done"
+	Message string
+	Until   time.Time
+}
+
+// Result is the verdict on one expectation of a drill, with its evidence.
+type Result struct {
+	Signal   string
+	Name     string
+	Verdict  Verdict
+	Expected string
+	Got      string
+	Query    string
+	Window   string
+	Reason   string // blind spots: why the signal cannot carry the event
+	Fix      string // blind spots: what would make it visible
+	Raw      string // the raw answer behind Got, on failure
+	Polls    int
+	Elapsed  time.Duration // from the end of the injection to the evidence
+}
+
+// DrillResult is the verdict on one drill.
+type DrillResult struct {
+	Name      string
+	Kind      string
+	Target    string
+	Verdict   Verdict
+	Client    Result
+	Results   []Result
+	Injection Injection
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Suite    string
+	RunID    string
+	Started  time.Time
+	Finished time.Time
+	Drills   []DrillResult
+}
+
+// Verdicts lists the drills' verdicts in order.
+func (r Report) Verdicts() []Verdict {
+	vs := make([]Verdict, len(r.Drills))
+	for i, d := range r.Drills {
+		vs[i] = d.Verdict
+	}
+	return vs
+}
+
+// Run evaluates every drill of the suite, concurrently but bounded. The
+// suite must have passed Validate.
+func Run(ctx context.Context, s Suite, env Env, runID string) Report {
+	s = s.WithDefaults()
+	if env.Clock == nil {
+		env.Clock = WallClock
+	}
+	rep := Report{Suite: s.Name, RunID: runID, Started: env.Clock.Now()}
+	rep.Drills = make([]DrillResult, len(s.Drills))
+	sem := make(chan struct{}, s.Defaults.Concurrency)
+	var wg sync.WaitGroup
+	for i, d := range s.Drills {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+			}
+			rep.Drills[i] = runDrill(ctx, s, d, &env, runID)
+		}()
+	}
+	wg.Wait()
+	rep.Finished = env.Clock.Now()
+	return rep
+}
+
+func (env *Env) progress(p Progress) {
+	if env.Progress != nil {
+		env.Progress(p)
+	}
+}
+
+func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string) DrillResult {
+	t := s.Targets[d.Target]
+	dr := DrillResult{Name: d.Name, Kind: d.Kind, Target: d.Target}
+	checks, blind := istioKinds[d.Kind](s, d, t)
+
+	// 1. baseline: every check snapshots before any traffic.
+	env.progress(Progress{Drill: d.Name, Stage: "baseline", Message: "reading baselines"})
+	prepErr := make([]error, len(checks))
+	for i, c := range checks {
+		prepErr[i] = c.prepare(ctx, env)
+	}
+
+	// 2. inject.
+	env.progress(Progress{Drill: d.Name, Stage: "inject", Message: fmt.Sprintf("sending %d %s requests to %s", d.Count, d.Kind, t.Address)})
+	inj, err := env.Injector.Inject(ctx, d, runID)
+	dr.Injection = inj
+	if err != nil {
+		dr.Client = Result{Signal: SignalClient, Name: "client outcome", Verdict: Error, Expected: inj.Expected, Got: err.Error()}
+		dr.Results = errResults(checks, blind, "no traffic was sent: "+err.Error())
+		dr.Verdict = Worst(verdictsOf(dr)...)
+		return dr
+	}
+	injected := env.Clock.Now()
+
+	// 3. classify.
+	dr.Client = classify(d, inj)
+	var events []SentRequest // requests that reached the decision the drill tests
+	for _, r := range inj.Requests {
+		if r.Match != Unexpected {
+			events = append(events, r)
+		}
+	}
+
+	// 4. await: every check polls until it holds or its deadline passes.
+	results := make([]Result, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		base := Result{Signal: c.signal(), Name: c.title(), Expected: c.expected(len(events)), Query: c.query()}
+		switch {
+		case prepErr[i] != nil:
+			base.Verdict, base.Got = Error, "could not take a baseline: "+prepErr[i].Error()
+			results[i] = base
+			continue
+		case len(events) == 0:
+			base.Verdict, base.Got = Error, "no request produced the event, nothing to look for"
+			results[i] = base
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = await(ctx, env, d, c, events, injected, base)
+		}()
+	}
+	wg.Wait()
+	dr.Results = append(results, blindResults(blind)...)
+	dr.Verdict = Worst(verdictsOf(dr)...)
+	env.progress(Progress{Drill: d.Name, Stage: "done", Message: dr.Verdict.String()})
+	return dr
+}
+
+func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest, injected time.Time, res Result) Result {
+	deadline := injected.Add(d.Deadline)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	env.progress(Progress{Drill: d.Name, Stage: "await", Message: fmt.Sprintf("waiting for %s: %s", c.signal(), c.title()), Until: deadline})
+	wait := 100 * time.Millisecond
+	var answered bool
+	var last observation
+	var lastErr error
+	for {
+		res.Polls++
+		o := c.poll(ctx, env, events)
+		if o.window != "" {
+			res.Window = o.window
+		}
+		if o.err != nil {
+			if ctx.Err() == nil || !answered {
+				lastErr = o.err
+			}
+		} else {
+			answered, last = true, o
+		}
+		if o.err == nil && (o.held || o.final) {
+			break
+		}
+		if err := env.Clock.Sleep(ctx, wait); err != nil {
+			break
+		}
+		if wait *= 2; wait > time.Second {
+			wait = time.Second
+		}
+	}
+	res.Elapsed = env.Clock.Now().Sub(injected)
+	switch {
+	case answered && last.held:
+		res.Verdict, res.Got = Pass, last.got
+	case answered:
+		res.Verdict, res.Got, res.Raw = Fail, last.got, last.raw
+		if !last.final {
+			res.Got += fmt.Sprintf(" by the deadline (%s)", d.Deadline)
+		}
+	default:
+		res.Verdict = Error
+		if lastErr == nil {
+			lastErr = errors.New("no answer before the deadline")
+		}
+		res.Got = fmt.Sprintf("could not tell: %v", lastErr)
+	}
+	return res
+}
+
+// classify turns the client's ground truth into the drill's client row:
+// NOT_ENFORCED when any request was let through, ERROR when any did something
+// else than the expected rejection.
+func classify(d Drill, inj Injection) Result {
+	r := Result{Signal: SignalClient, Name: "client outcome", Expected: fmt.Sprintf("%d× %s", d.Count, inj.Expected)}
+	var matched, through, other int
+	counts := map[string]int{}
+	var order []string
+	for _, q := range inj.Requests {
+		switch q.Match {
+		case Matched:
+			matched++
+		case LetThrough:
+			through++
+		default:
+			other++
+		}
+		if counts[q.Outcome] == 0 {
+			order = append(order, q.Outcome)
+		}
+		counts[q.Outcome]++
+	}
+	parts := make([]string, len(order))
+	for i, o := range order {
+		parts[i] = fmt.Sprintf("%d× %s", counts[o], o)
+	}
+	r.Got = strings.Join(parts, ", ")
+	switch {
+	case through > 0:
+		r.Verdict = NotEnforced
+		r.Got = fmt.Sprintf("%d of %d let through: %s", through, len(inj.Requests), r.Got)
+	case other > 0 || len(inj.Requests) == 0:
+		r.Verdict = Error
+		r.Got = fmt.Sprintf("%d of %d unexpected: %s", other, len(inj.Requests), r.Got)
+	default:
+		r.Verdict = Pass
+	}
+	return r
+}
+
+func blindResults(bs []blindSpot) []Result {
+	out := make([]Result, len(bs))
+	for i, b := range bs {
+		out[i] = Result{Signal: b.sig, Name: b.name, Verdict: BlindSpot, Expected: "-", Got: "cannot be recorded", Reason: b.reason, Fix: b.fix}
+	}
+	return out
+}
+
+func errResults(checks []check, bs []blindSpot, why string) []Result {
+	out := make([]Result, 0, len(checks)+len(bs))
+	for _, c := range checks {
+		out = append(out, Result{Signal: c.signal(), Name: c.title(), Verdict: Error, Query: c.query(), Got: why})
+	}
+	return append(out, blindResults(bs)...)
+}
+
+func verdictsOf(dr DrillResult) []Verdict {
+	vs := []Verdict{dr.Client.Verdict}
+	for _, r := range dr.Results {
+		vs = append(vs, r.Verdict)
+	}
+	return vs
+}

@@ -1,0 +1,135 @@
+// Package report renders a run's verdicts for people and machines. Every
+// renderer writes to an io.Writer it is given.
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/meshdrill/meshdrill/expectations"
+)
+
+// ConsoleOptions tune the console renderer.
+type ConsoleOptions struct {
+	Color   bool // ANSI colours (the caller decides: TTY and NO_COLOR)
+	Verbose bool // raw answers for every expectation, not only failures
+}
+
+var signalOrder = map[string]int{
+	expectations.SignalClient:  0,
+	expectations.SignalMetrics: 1,
+	expectations.SignalLogs:    2,
+	expectations.SignalTraces:  3,
+}
+
+// Ordered returns a drill's results: the client row first, then by signal.
+func Ordered(d expectations.DrillResult) []expectations.Result {
+	out := append([]expectations.Result{d.Client}, d.Results...)
+	sort.SliceStable(out, func(i, j int) bool { return signalOrder[out[i].Signal] < signalOrder[out[j].Signal] })
+	return out
+}
+
+// Console writes the verdict of every drill and expectation, with expected,
+// got and the query, then a summary table drill × signal.
+func Console(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
+	ew := &errWriter{w: w}
+	paint := func(v expectations.Verdict) string { return colour(v, o.Color) }
+	fmt.Fprintf(ew, "meshdrill run %s, suite %q: %d drills in %s\n", rep.RunID, rep.Suite, len(rep.Drills), rep.Finished.Sub(rep.Started).Round(100*time.Millisecond))
+	for _, d := range rep.Drills {
+		fmt.Fprintf(ew, "\n%s  %s (%s → %s)\n", paint(d.Verdict), d.Name, d.Kind, d.Target)
+		for _, r := range Ordered(d) {
+			fmt.Fprintf(ew, "  %-12s %-8s %s\n", paint(r.Verdict), r.Signal, r.Name)
+			switch r.Verdict {
+			case expectations.BlindSpot:
+				fmt.Fprintf(ew, "               why: %s\n", r.Reason)
+				fmt.Fprintf(ew, "               fix: %s\n", r.Fix)
+				continue
+			}
+			fmt.Fprintf(ew, "               expected %s\n", r.Expected)
+			fmt.Fprintf(ew, "               got      %s\n", r.Got)
+			if r.Query != "" {
+				q := r.Query
+				if r.Window != "" {
+					q += "   [" + r.Window + "]"
+				}
+				fmt.Fprintf(ew, "               query    %s\n", q)
+			}
+			if r.Raw != "" && (o.Verbose || r.Verdict != expectations.Pass) {
+				for _, line := range strings.Split(r.Raw, "\n") {
+					fmt.Fprintf(ew, "               | %s\n", line)
+				}
+			}
+		}
+	}
+	fmt.Fprintln(ew)
+	if err := Summary(ew, rep, o); err != nil {
+		return err
+	}
+	return ew.err
+}
+
+// Summary writes one line per drill with the worst verdict per signal.
+func Summary(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DRILL\tKIND\tCLIENT\tMETRICS\tLOGS\tTRACES\tVERDICT")
+	counts := map[expectations.Verdict]int{}
+	for _, d := range rep.Drills {
+		per := map[string][]expectations.Verdict{}
+		for _, r := range Ordered(d) {
+			per[r.Signal] = append(per[r.Signal], r.Verdict)
+		}
+		cell := func(sig string) string {
+			vs := per[sig]
+			if len(vs) == 0 {
+				return "-"
+			}
+			return expectations.Worst(vs...).String()
+		}
+		counts[d.Verdict]++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.Kind, cell(expectations.SignalClient), cell(expectations.SignalMetrics), cell(expectations.SignalLogs), cell(expectations.SignalTraces), d.Verdict)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var parts []string
+	for v := expectations.NotEnforced; v >= expectations.Pass; v-- {
+		if counts[v] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[v], colour(v, o.Color)))
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", strings.Join(parts, ", "))
+	return err
+}
+
+func colour(v expectations.Verdict, on bool) string {
+	s := fmt.Sprintf("%-12s", v.String())
+	if !on {
+		return s
+	}
+	code := map[expectations.Verdict]string{
+		expectations.Pass:        "32",
+		expectations.BlindSpot:   "36",
+		expectations.Error:       "33",
+		expectations.Fail:        "31",
+		expectations.NotEnforced: "1;31",
+	}[v]
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
