@@ -214,7 +214,7 @@ func (l *logByID) title() string  { return l.name }
 func (l *logByID) expected(n int) string {
 	return fmt.Sprintf("%d/%d lines by request id, %s", n, n, l.describe)
 }
-func (l *logByID) query() string                              { return "x-request-id ∈ injected ids" }
+func (l *logByID) query() string                               { return "x-request-id ∈ injected ids" }
 func (l *logByID) prepare(ctx context.Context, env *Env) error { return needLogs(env) }
 
 func (l *logByID) poll(ctx context.Context, env *Env, reqs []SentRequest) observation {
