@@ -171,8 +171,6 @@ func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string) Dri
 
 func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest, injected time.Time, res Result) Result {
 	deadline := injected.Add(d.Deadline)
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
 	env.progress(Progress{Drill: d.Name, Stage: "await", Message: fmt.Sprintf("waiting for %s: %s", c.signal(), c.title()), Until: deadline})
 	wait := 100 * time.Millisecond
 	var answered bool
@@ -180,21 +178,27 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 	var lastErr error
 	for {
 		res.Polls++
-		o := c.poll(ctx, env, events)
+		// Each poll has its own budget, so one hung backend call cannot eat
+		// the whole deadline without being reported.
+		pctx, cancel := context.WithTimeout(ctx, pollBudget(deadline.Sub(env.Clock.Now())))
+		o := c.poll(pctx, env, events)
+		cancel()
 		if o.window != "" {
 			res.Window = o.window
 		}
 		if o.err != nil {
-			if ctx.Err() == nil || !answered {
-				lastErr = o.err
-			}
+			lastErr = o.err
 		} else {
-			answered, last = true, o
+			answered, last, lastErr = true, o, nil
 		}
 		if o.err == nil && (o.held || o.final) {
 			break
 		}
-		if err := env.Clock.Sleep(ctx, wait); err != nil {
+		remaining := deadline.Sub(env.Clock.Now())
+		if remaining <= 0 || ctx.Err() != nil {
+			break
+		}
+		if err := env.Clock.Sleep(ctx, min(wait, remaining)); err != nil {
 			break
 		}
 		if wait *= 2; wait > time.Second {
@@ -210,6 +214,9 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 		if !last.final {
 			res.Got += fmt.Sprintf(" by the deadline (%s)", d.Deadline)
 		}
+		if lastErr != nil {
+			res.Got += fmt.Sprintf("; the last poll failed: %v", lastErr)
+		}
 	default:
 		res.Verdict = Error
 		if lastErr == nil {
@@ -218,6 +225,11 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 		res.Got = fmt.Sprintf("could not tell: %v", lastErr)
 	}
 	return res
+}
+
+// pollBudget bounds one poll: at least a second, at most ten.
+func pollBudget(remaining time.Duration) time.Duration {
+	return min(max(remaining, time.Second), 10*time.Second)
 }
 
 // classify turns the client's ground truth into the drill's client row:
