@@ -238,11 +238,11 @@ func TestEvaluator(t *testing.T) {
 			drillWas: NotEnforced,
 		},
 		{
-			name:    "unexpected outcome is ERROR, nothing to look for",
-			metrics: func(q string, polls int) ([]Series, error) { return nil, nil },
-			inj:     fakeInjector{match: Unexpected, status: 0},
-			want:    map[string]Verdict{SignalClient: Error, SignalMetrics: Error, SignalLogs: Error, SignalTraces: Error},
-			wantGot: map[string]string{SignalMetrics: "no request produced the event, nothing to look for"},
+			name:     "unexpected outcome is ERROR, nothing to look for",
+			metrics:  func(q string, polls int) ([]Series, error) { return nil, nil },
+			inj:      fakeInjector{match: Unexpected, status: 0},
+			want:     map[string]Verdict{SignalClient: Error, SignalMetrics: Error, SignalLogs: Error, SignalTraces: Error},
+			wantGot:  map[string]string{SignalMetrics: "no request produced the event, nothing to look for"},
 			drillWas: Error,
 		},
 		{
