@@ -1,0 +1,117 @@
+package collectors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// MaxResponseBody bounds what Endpoint reads from one answer, so a runaway
+// backend cannot exhaust memory.
+const MaxResponseBody = 64 << 20
+
+// Endpoint is a backend's base URL plus the client that calls it: the
+// plumbing the JSON-over-HTTP collectors (Jaeger, Loki, Alertmanager, …) share.
+type Endpoint struct {
+	name   string
+	base   *url.URL
+	client *http.Client
+}
+
+// NewEndpoint checks rawURL (http or https, with a host) and builds the client
+// from o. name (e.g. "jaeger") prefixes every error.
+func NewEndpoint(name, rawURL string, o HTTPOptions) (*Endpoint, error) {
+	u, err := ParseBaseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c, err := NewHTTPClient(o)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &Endpoint{name: name, base: u, client: c}, nil
+}
+
+// ParseBaseURL validates a backend base URL. Its errors never echo secrets.
+func ParseBaseURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Parse errors quote the whole input, password included.
+		return nil, fmt.Errorf("invalid url %q", Redact(rawURL))
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("url %q: scheme must be http or https", Redact(rawURL))
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("url %q has no host", Redact(rawURL))
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u, nil
+}
+
+// URL joins p (already escaped, starting with "/") to the base URL's path and
+// sets the query.
+func (e *Endpoint) URL(p string, q url.Values) *url.URL {
+	u := *e.base
+	u.RawPath = ""
+	u.Path = e.base.Path + p
+	u.RawQuery = q.Encode()
+	return &u
+}
+
+// Client is the HTTP client configured from the options.
+func (e *Endpoint) Client() *http.Client { return e.client }
+
+// Get fetches p with the query q and returns the body of a 2xx answer. Other
+// answers become *HTTPError; all errors go through WrapCallError.
+func (e *Endpoint) Get(ctx context.Context, p string, q url.Values) ([]byte, error) {
+	u := e.URL(p, q)
+	what := fmt.Sprintf("%s GET %s", e.name, Redact(u.String()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, WrapCallError(ctx, what, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return nil, WrapCallError(ctx, what, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
+	if err != nil {
+		return nil, WrapCallError(ctx, what, fmt.Errorf("reading response: %w", err))
+	}
+	if len(body) > MaxResponseBody {
+		return nil, WrapCallError(ctx, what, fmt.Errorf("response larger than %d bytes", MaxResponseBody))
+	}
+	if resp.StatusCode/100 != 2 {
+		return body, WrapCallError(ctx, what, &HTTPError{URL: u.String(), Status: resp.StatusCode, Body: string(body)})
+	}
+	return body, nil
+}
+
+// GetJSON is Get followed by decoding the body into into.
+func (e *Endpoint) GetJSON(ctx context.Context, p string, q url.Values, into any) error {
+	body, err := e.Get(ctx, p, q)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		return fmt.Errorf("%s GET %s: decoding response: %w", e.name, Redact(e.URL(p, q).String()), err)
+	}
+	return nil
+}
+
+// StatusOf returns the HTTP status of an *HTTPError in err's chain, or 0.
+func StatusOf(err error) int {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Status
+	}
+	return 0
+}
