@@ -8,11 +8,13 @@ import (
 // Suite is a set of drills against allowlisted targets, with the mesh
 // declaration the dialect needs to know its blind spots.
 type Suite struct {
-	Name     string
-	Mesh     Mesh
-	Targets  map[string]Target
-	Defaults Defaults
-	Drills   []Drill
+	Name       string
+	Mesh       Mesh
+	Backends   Backends
+	Targets    map[string]Target
+	Identities Identities
+	Defaults   Defaults
+	Drills     []Drill
 }
 
 // Mesh declares which mesh the suite talks to and which opt-in telemetry it

@@ -1,0 +1,408 @@
+package expectations
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The suite file as written by people (docs/suite.md). It is decoded
+// strictly, then converted into the runtime Suite.
+
+type fileSuite struct {
+	Name       string                `yaml:"name"`
+	Mesh       fileMesh              `yaml:"mesh"`
+	Backends   fileBackends          `yaml:"backends"`
+	Targets    map[string]fileTarget `yaml:"targets"`
+	Identities fileIdentities        `yaml:"identities"`
+	Defaults   fileDefaults          `yaml:"defaults"`
+	Drills     []fileDrill           `yaml:"drills"`
+}
+
+type fileMesh struct {
+	Dialect                  string `yaml:"dialect"`
+	TrustDomain              string `yaml:"trust_domain"`
+	ListenerSSLStats         bool   `yaml:"listener_ssl_stats"`
+	ListenerFilterChainStats bool   `yaml:"listener_filter_chain_stats"`
+	ListenerLog              string `yaml:"listener_log"`
+	Tracing                  bool   `yaml:"tracing"`
+}
+
+type fileBackends struct {
+	Prometheus *fileHTTPBackend `yaml:"prometheus"`
+	Logs       *fileLogs        `yaml:"logs"`
+	Traces     *fileTraces      `yaml:"traces"`
+}
+
+type fileHTTPBackend struct {
+	URL     string    `yaml:"url"`
+	Timeout Duration  `yaml:"timeout"`
+	Auth    *fileAuth `yaml:"auth"`
+	TLS     *fileTLS  `yaml:"tls"`
+}
+
+type fileAuth struct {
+	BearerTokenEnv    string `yaml:"bearer_token_env"`
+	BearerTokenFile   string `yaml:"bearer_token_file"`
+	BasicUser         string `yaml:"basic_user"`
+	BasicPasswordEnv  string `yaml:"basic_password_env"`
+	BasicPasswordFile string `yaml:"basic_password_file"`
+}
+
+type fileTLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+type fileLogs struct {
+	Files []string `yaml:"files"`
+}
+
+type fileTraces struct {
+	Jaeger *fileHTTPBackend `yaml:"jaeger"`
+}
+
+type fileTarget struct {
+	Address         string `yaml:"address"`
+	ServerName      string `yaml:"server_name"`
+	SPIFFEID        string `yaml:"spiffe_id"`
+	Workload        string `yaml:"workload"`
+	Namespace       string `yaml:"namespace"`
+	ListenerAddress string `yaml:"listener_address"`
+}
+
+type fileIdentities struct {
+	CA *fileCA `yaml:"ca"`
+}
+
+type fileCA struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+type fileDefaults struct {
+	Count        int      `yaml:"count"`
+	Rate         float64  `yaml:"rate"`
+	Deadline     Duration `yaml:"deadline"`
+	PollInterval Duration `yaml:"poll_interval"`
+	Concurrency  int      `yaml:"concurrency"`
+}
+
+type fileDrill struct {
+	Name     string     `yaml:"name"`
+	Target   string     `yaml:"target"`
+	Inject   fileInject `yaml:"inject"`
+	Deadline Duration   `yaml:"deadline"`
+}
+
+type fileInject struct {
+	Kind     string   `yaml:"kind"`
+	Count    int      `yaml:"count"`
+	Identity string   `yaml:"identity"`
+	Method   string   `yaml:"method"`
+	Path     string   `yaml:"path"`
+	Delay    Duration `yaml:"delay"`
+	Status   int      `yaml:"status"`
+}
+
+// Backends says where evidence is read from.
+type Backends struct {
+	Prometheus *HTTPBackend
+	LogFiles   []string
+	Jaeger     *HTTPBackend
+}
+
+// HTTPBackend is one HTTP API. Secrets are named by env var or file, never
+// written in the suite.
+type HTTPBackend struct {
+	URL                string
+	Timeout            time.Duration
+	BearerTokenEnv     string
+	BearerTokenFile    string
+	BasicUser          string
+	BasicPasswordEnv   string
+	BasicPasswordFile  string
+	CAFile             string
+	CertFile           string
+	KeyFile            string
+	InsecureSkipVerify bool
+}
+
+// Identities says where injector certificates come from.
+type Identities struct {
+	CACertFile, CAKeyFile string
+}
+
+// LoadOptions tune Load.
+type LoadOptions struct {
+	// Vars resolves ${NAME} references; nil means the environment.
+	Vars func(string) (string, bool)
+}
+
+// Load reads, strictly decodes and validates a suite file. Every problem is
+// reported at once, each with file:line:col. Paths in the suite resolve
+// relative to the suite file.
+func Load(path string, o LoadOptions) (Suite, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Suite{}, fmt.Errorf("read suite: %w", err)
+	}
+	return Parse(path, data, o)
+}
+
+// Parse is Load on bytes already read; name is used in error messages and
+// as the base for relative paths.
+func Parse(name string, data []byte, o LoadOptions) (Suite, error) {
+	vars := o.Vars
+	if vars == nil {
+		vars = envLookup
+	}
+	var f fileSuite
+	d, err := decodeFile(name, data, &f, vars)
+	if err != nil {
+		return Suite{}, err
+	}
+	decodeErrs := len(d.errs)
+	s := d.convert(f, filepath.Dir(name))
+	if decodeErrs == 0 {
+		// Semantic checks on values that failed to decode would only repeat
+		// those errors in other words.
+		d.validate(s)
+	}
+	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool {
+			a, b := d.errs[i], d.errs[j]
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Column < b.Column
+		})
+		return Suite{}, &LoadError{Errs: d.errs}
+	}
+	return s, nil
+}
+
+func resolve(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+func (d *strictDecoder) httpBackend(b *fileHTTPBackend, dir string) *HTTPBackend {
+	if b == nil {
+		return nil
+	}
+	hb := &HTTPBackend{URL: b.URL, Timeout: time.Duration(b.Timeout)}
+	if a := b.Auth; a != nil {
+		hb.BearerTokenEnv, hb.BearerTokenFile = a.BearerTokenEnv, resolve(dir, a.BearerTokenFile)
+		hb.BasicUser, hb.BasicPasswordEnv, hb.BasicPasswordFile = a.BasicUser, a.BasicPasswordEnv, resolve(dir, a.BasicPasswordFile)
+	}
+	if t := b.TLS; t != nil {
+		hb.CAFile, hb.CertFile, hb.KeyFile = resolve(dir, t.CAFile), resolve(dir, t.CertFile), resolve(dir, t.KeyFile)
+		hb.InsecureSkipVerify = t.InsecureSkipVerify
+	}
+	return hb
+}
+
+func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
+	s := Suite{
+		Name: f.Name,
+		Mesh: Mesh{
+			Dialect:                  f.Mesh.Dialect,
+			TrustDomain:              f.Mesh.TrustDomain,
+			ListenerSSLStats:         f.Mesh.ListenerSSLStats,
+			ListenerFilterChainStats: f.Mesh.ListenerFilterChainStats,
+			Tracing:                  f.Mesh.Tracing,
+		},
+		Targets: map[string]Target{},
+		Defaults: Defaults{
+			Count: f.Defaults.Count, Rate: f.Defaults.Rate, Deadline: time.Duration(f.Defaults.Deadline),
+			PollInterval: time.Duration(f.Defaults.PollInterval), Concurrency: f.Defaults.Concurrency,
+		},
+	}
+	switch f.Mesh.ListenerLog {
+	case "", "nr-only", "all":
+		s.Mesh.ListenerNRLog = true
+	case "none":
+	default:
+		d.fieldErr("mesh.listener_log", "must be one of nr-only (Istio's default), all, none; got %q", f.Mesh.ListenerLog)
+	}
+	s.Backends.Prometheus = d.httpBackend(f.Backends.Prometheus, dir)
+	if f.Backends.Logs != nil {
+		for _, p := range f.Backends.Logs.Files {
+			s.Backends.LogFiles = append(s.Backends.LogFiles, resolve(dir, p))
+		}
+	}
+	if f.Backends.Traces != nil {
+		s.Backends.Jaeger = d.httpBackend(f.Backends.Traces.Jaeger, dir)
+	}
+	for name, t := range f.Targets {
+		s.Targets[name] = Target{Name: name, Address: t.Address, ServerName: t.ServerName, SPIFFEID: t.SPIFFEID,
+			Workload: t.Workload, Namespace: t.Namespace, ListenerAddress: t.ListenerAddress}
+	}
+	if ca := f.Identities.CA; ca != nil {
+		s.Identities = Identities{CACertFile: resolve(dir, ca.CertFile), CAKeyFile: resolve(dir, ca.KeyFile)}
+	}
+	if _, set := d.pos["defaults.count"]; set && f.Defaults.Count < 1 {
+		d.fieldErr("defaults.count", "must be at least 1, got %d", f.Defaults.Count)
+	}
+	for i, fd := range f.Drills {
+		if p := fmt.Sprintf("drills[%d].inject.count", i); d.pos[p] != nil && fd.Inject.Count < 1 {
+			d.fieldErr(p, "must be between 1 and %d, got %d", MaxCount, fd.Inject.Count)
+		}
+		s.Drills = append(s.Drills, Drill{
+			Name: fd.Name, Kind: fd.Inject.Kind, Target: fd.Target, Count: fd.Inject.Count,
+			Identity: fd.Inject.Identity, Method: fd.Inject.Method, Path: fd.Inject.Path,
+			Delay: time.Duration(fd.Inject.Delay), Status: fd.Inject.Status, Deadline: time.Duration(fd.Deadline),
+		})
+	}
+	return s.WithDefaults()
+}
+
+var (
+	drillName  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+	spiffeID   = regexp.MustCompile(`^spiffe://[a-z0-9._-]+(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+$`)
+	methodName = regexp.MustCompile(`^[A-Z]+$`)
+)
+
+// Limits that keep a suite from hurting the service it drills.
+const (
+	MaxCount = 1000
+	MaxRate  = 200
+)
+
+// validate checks the converted suite, pointing each problem at its field.
+func (d *strictDecoder) validate(s Suite) {
+	if s.Mesh.Dialect != "istio" {
+		d.fieldErr("mesh.dialect", "unsupported dialect %q (supported: istio)", s.Mesh.Dialect)
+	}
+	if len(s.Targets) == 0 {
+		d.fieldErr("targets", "at least one target is required: drills may only aim at listed targets")
+	}
+	for name, t := range s.Targets {
+		p := "targets." + name
+		if t.Address == "" {
+			d.fieldErr(p, "address: required (host:port of the workload's inbound listener)")
+		} else if _, port, err := net.SplitHostPort(t.Address); err != nil || port == "" {
+			d.fieldErr(p+".address", "expected host:port, got %q", t.Address)
+		}
+		if t.SPIFFEID != "" && !spiffeID.MatchString(t.SPIFFEID) {
+			d.fieldErr(p+".spiffe_id", "not a SPIFFE ID: %q", t.SPIFFEID)
+		}
+	}
+	if s.Backends.Prometheus != nil {
+		d.checkURL("backends.prometheus.url", s.Backends.Prometheus.URL)
+	}
+	if s.Backends.Jaeger != nil {
+		d.checkURL("backends.traces.jaeger.url", s.Backends.Jaeger.URL)
+	}
+	for i, p := range s.Backends.LogFiles {
+		if _, err := filepath.Match(filepath.Base(p), "x"); err != nil {
+			d.fieldErr(fmt.Sprintf("backends.logs.files[%d]", i), "bad glob %q: %v", p, err)
+		}
+	}
+	if s.Defaults.Count > MaxCount {
+		d.fieldErr("defaults.count", "at most %d requests per drill, got %d", MaxCount, s.Defaults.Count)
+	}
+	if s.Defaults.Rate < 0 || s.Defaults.Rate > MaxRate {
+		d.fieldErr("defaults.rate", "must be between 0 and %d requests per second, got %g", MaxRate, s.Defaults.Rate)
+	}
+	if len(s.Drills) == 0 {
+		d.fieldErr("drills", "at least one drill is required")
+	}
+	needCA := ""
+	seen := map[string]int{}
+	for i, dr := range s.Drills {
+		p := fmt.Sprintf("drills[%d]", i)
+		switch {
+		case dr.Name == "":
+			d.fieldErr(p, "name: required")
+		case !drillName.MatchString(dr.Name):
+			d.fieldErr(p+".name", "use lower-case letters, digits, '.', '_' and '-': %q", dr.Name)
+		default:
+			if j, dup := seen[dr.Name]; dup {
+				d.fieldErr(p+".name", "duplicate drill name %q (also drills[%d])", dr.Name, j)
+			}
+			seen[dr.Name] = i
+		}
+		if dr.Target == "" {
+			d.fieldErr(p, "target: required")
+		} else if _, ok := s.Targets[dr.Target]; !ok {
+			d.fieldErr(p+".target", "%q is not a listed target (targets: %s)", dr.Target, strings.Join(sortedKeys(s.Targets), ", "))
+		}
+		ip := p + ".inject"
+		if dr.Kind == "" {
+			d.fieldErr(ip, "kind: required (one of %s)", kindList())
+		} else if _, ok := istioKinds[dr.Kind]; !ok {
+			d.fieldErr(ip+".kind", "unknown drill kind %q (known: %s)", dr.Kind, kindList())
+		}
+		if dr.Count < 1 || dr.Count > MaxCount {
+			d.fieldErr(ip+".count", "must be between 1 and %d, got %d", MaxCount, dr.Count)
+		}
+		if dr.Identity != "" && !spiffeID.MatchString(dr.Identity) {
+			d.fieldErr(ip+".identity", "not a SPIFFE ID: %q", dr.Identity)
+		}
+		if needsIdentity[dr.Kind] {
+			if dr.Identity == "" {
+				d.fieldErr(ip, "identity: a %s drill presents a SPIFFE identity; name it (spiffe://…)", dr.Kind)
+			}
+			if meshSigned[dr.Kind] && needCA == "" {
+				needCA = ip + ".identity"
+			}
+		}
+		if !methodName.MatchString(dr.Method) {
+			d.fieldErr(ip+".method", "not an HTTP method: %q", dr.Method)
+		}
+		if !strings.HasPrefix(dr.Path, "/") {
+			d.fieldErr(ip+".path", "must start with '/', got %q", dr.Path)
+		}
+		if dr.Kind == "latency" && dr.Delay <= 0 {
+			d.fieldErr(ip, "delay: a latency drill needs a delay > 0, such as 300ms")
+		}
+		if dr.Kind == "error-burst" && (dr.Status < 500 || dr.Status > 599) {
+			d.fieldErr(ip+".status", "an error-burst drill needs a 5xx status, got %d", dr.Status)
+		}
+		if dr.Deadline < 0 {
+			d.fieldErr(p+".deadline", "must be positive")
+		}
+	}
+	if needCA != "" && (s.Identities.CACertFile == "" || s.Identities.CAKeyFile == "") {
+		d.fieldErr(needCA, "this identity is forged from the mesh CA: give identities.ca.cert_file and key_file")
+	}
+}
+
+func (d *strictDecoder) checkURL(path, u string) {
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		d.fieldErr(path, "expected an http:// or https:// URL, got %q", u)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Kinds that present an identity, and those whose identity the mesh CA signs.
+var (
+	needsIdentity = map[string]bool{
+		"forbidden-identity": true, "forbidden-operation": true, "wrong-trust-domain": true,
+		"untrusted-cert": true, "expired-cert": true, "not-yet-valid-cert": true,
+		"latency": true, "error-burst": true, "control": true,
+	}
+	meshSigned = map[string]bool{
+		"forbidden-identity": true, "forbidden-operation": true, "wrong-trust-domain": true,
+		"expired-cert": true, "not-yet-valid-cert": true, "latency": true, "error-burst": true, "control": true,
+	}
+)
