@@ -1,0 +1,285 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	forbiddenID = "spiffe://cluster.local/ns/meshdrill/sa/forbidden-identity"
+	allowedID   = "spiffe://cluster.local/ns/meshdrill/sa/allowed-control"
+)
+
+// startLab starts a lab with a short scrape interval and closes it at the end of the test.
+func startLab(t *testing.T, breaks ...string) *Lab {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := Start(ctx, Options{Breaks: breaks, ScrapeInterval: 100 * time.Millisecond, Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, l.Close()) })
+	return l
+}
+
+// forge issues a client certificate for spiffeID from the lab's CA, as
+// meshdrill's injector does from CACertPEM/CAKeyPEM.
+func forge(t *testing.T, l *Lab, spiffeID string) tls.Certificate {
+	t.Helper()
+	caBlock, _ := pem.Decode(l.CACertPEM)
+	require.NotNil(t, caBlock)
+	caCert, err := x509.ParseCertificate(caBlock.Bytes)
+	require.NoError(t, err)
+	keyBlock, _ := pem.Decode(l.CAKeyPEM)
+	require.NotNil(t, keyBlock)
+	caKey, err := x509.ParsePKCS8PrivateKey(keyBlock.Bytes)
+	require.NoError(t, err)
+	return issueTestCert(t, caCert, caKey, spiffeID, time.Now().Add(-time.Minute), time.Now().Add(time.Hour))
+}
+
+// foreignCert is signed by a CA the mesh does not trust.
+func foreignCert(t *testing.T, spiffeID string) tls.Certificate {
+	t.Helper()
+	other, err := newCA("evil.example")
+	require.NoError(t, err)
+	c, err := other.issue(spiffeID, nil, nil)
+	require.NoError(t, err)
+	return c
+}
+
+func issueTestCert(t *testing.T, caCert *x509.Certificate, caKey any, spiffeID string, notBefore, notAfter time.Time) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	id, err := url.Parse(spiffeID)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		URIs:         []*url.URL{id},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// mtlsClient always sends cert (nil: sends none), whatever CAs the server
+// lists, as meshdrill's injector must.
+func mtlsClient(t *testing.T, l *Lab, wl Workload, cert *tls.Certificate) *http.Client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(l.CACertPEM))
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			Proxy:             nil,
+			DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{
+				RootCAs:    pool,
+				ServerName: wl.Service,
+				MinVersion: tls.VersionTLS12,
+				GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+					if cert == nil {
+						return &tls.Certificate{}, nil
+					}
+					return cert, nil
+				},
+			},
+		},
+	}
+}
+
+type sentRequest struct {
+	requestID string
+	traceID   string
+	status    int
+	body      string
+	header    http.Header
+}
+
+// send makes one tagged request (x-request-id and a sampled traceparent).
+func send(t *testing.T, c *http.Client, wl Workload, path string) sentRequest {
+	t.Helper()
+	var tid [16]byte
+	var sid [8]byte
+	_, _ = rand.Read(tid[:])
+	_, _ = rand.Read(sid[:])
+	s := sentRequest{requestID: newRequestID(), traceID: fmt.Sprintf("%x", tid)}
+	req, err := http.NewRequest(http.MethodGet, "https://"+wl.InboundAddr+path, nil)
+	require.NoError(t, err)
+	req.Host = wl.Service
+	req.Header.Set("X-Request-Id", s.requestID)
+	req.Header.Set("Traceparent", fmt.Sprintf("00-%s-%x-01", s.traceID, sid))
+	req.Header.Set("User-Agent", "meshdrill-test")
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	s.status, s.body, s.header = resp.StatusCode, string(b), resp.Header
+	return s
+}
+
+// poll retries f until it reports done or the budget runs out; it bounds
+// waiting for asynchronous telemetry and asserts nothing about time.
+func poll[T any](t *testing.T, what string, f func() (T, bool)) T {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		v, ok := f()
+		if ok {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s; last value: %v", what, v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func promAPI(t *testing.T, l *Lab) promv1.API {
+	t.Helper()
+	c, err := api.NewClient(api.Config{Address: l.PrometheusURL})
+	require.NoError(t, err)
+	return promv1.NewAPI(c)
+}
+
+// instant runs an instant PromQL query at the embedded store.
+func instant(t *testing.T, l *Lab, q string) model.Vector {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, _, _, err := promAPI(t, l).Query(ctx, q, time.Now())
+	require.NoError(t, err)
+	vec, ok := v.(model.Vector)
+	require.True(t, ok, "want a vector, got %T", v)
+	return vec
+}
+
+// scrapedValue reads one sample straight from a sidecar's metrics endpoint
+// (absent = 0).
+func scrapedValue(t *testing.T, wl Workload, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(wl.MetricsURL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(series) + ` (\S+)$`)
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			v, err := strconv.ParseFloat(m[1], 64)
+			require.NoError(t, err)
+			return v
+		}
+	}
+	require.NoError(t, sc.Err())
+	return 0
+}
+
+func readLog(t *testing.T, wl Workload) []string {
+	t.Helper()
+	b, err := os.ReadFile(wl.AccessLogPath)
+	require.NoError(t, err)
+	s := strings.TrimRight(string(b), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+func linesWith(lines []string, sub string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// jaegerTrace fetches a trace by id; it returns the HTTP status and the decoded body.
+func jaegerTrace(t *testing.T, l *Lab, traceID string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(l.JaegerURL + "/api/traces/" + traceID)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	return resp.StatusCode, body
+}
+
+// spanTags flattens the tags of the trace's spans: one map per span.
+func spanTags(t *testing.T, body map[string]any) []map[string]any {
+	t.Helper()
+	data, ok := body["data"].([]any)
+	require.True(t, ok)
+	require.Len(t, data, 1)
+	spans := data[0].(map[string]any)["spans"].([]any)
+	var out []map[string]any
+	for _, s := range spans {
+		sp := s.(map[string]any)
+		tags := map[string]any{"_duration": sp["duration"], "_operationName": sp["operationName"]}
+		for _, tg := range sp["tags"].([]any) {
+			kv := tg.(map[string]any)
+			tags[kv["key"].(string)] = kv["value"]
+		}
+		out = append(out, tags)
+	}
+	return out
+}
+
+// corpusDir finds ../shared/corpus next to the module root (or
+// $MESHDRILL_CORPUS); it skips the test when absent, except under CI=true.
+func corpusDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("MESHDRILL_CORPUS"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+	c := filepath.Join(dir, "..", "shared", "corpus")
+	if _, err := os.Stat(c); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("corpus not found at %s (set MESHDRILL_CORPUS)", c)
+		}
+		t.Skipf("corpus not found at %s; set MESHDRILL_CORPUS to run this test", c)
+	}
+	return c
+}
