@@ -112,7 +112,7 @@ func TestParseIstioTextCorpus(t *testing.T) {
 		{"istio_access_log/istio_pr52886_hbone_tls_cert_verify_failed.log", 0, Entry{
 			Start: ts("2024-08-27T20:00:02.995Z"), ResponseFlags: "UF,URX",
 			UpstreamTransportFailureReason: "TLS_error:|67108971:RSA_routines:OPENSSL_internal:BLOCK_TYPE_IS_NOT_01|67109000:RSA_routines:OPENSSL_internal:PADDING_CHECK_FAILED|184549382:X.509_certificate_routines:OPENSSL_internal:public_key_routines|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end",
-			BytesReceived: 0, BytesSent: 0, Duration: 3 * time.Millisecond, UpstreamHost: "10.244.0.17:15008",
+			BytesReceived:                  0, BytesSent: 0, Duration: 3 * time.Millisecond, UpstreamHost: "10.244.0.17:15008",
 			UpstreamCluster: "connect_originate", DownstreamLocalAddress: "10.244.0.17:80", DownstreamRemoteAddress: "envoy://internal_client_address/",
 		}},
 	}
