@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -20,31 +19,19 @@ import (
 
 // ErrNotFound: the backend has no trace with that id (yet: by-id lookups can
 // miss for a while after export, so pollers should retry before concluding
-// the trace was not recorded).
-var ErrNotFound = errors.New("trace not found")
+// the trace was not recorded). It is collectors.ErrTraceNotFound, shared by
+// every trace backend.
+var ErrNotFound = collectors.ErrTraceNotFound
 
-// Span is one span with ids normalised (32/16 lower-case hex digits) and every
-// tag value rendered as a string (int 403 → "403", bool → "true").
-type Span struct {
-	TraceID, SpanID, ParentID string
-	Operation, Service        string
-	Start                     time.Time
-	Duration                  time.Duration
-	Tags                      map[string]string
-	Kind                      string // the span.kind tag: "server", "client", …
-	// StatusError is set by otel.status_code=ERROR or error=true. Per OTel a
-	// server span with a 4xx is not an error: match denials on the
-	// status-code tag, not on this.
-	StatusError bool
-}
+// Span is the span model shared by the trace collectors.
+type Span = collectors.Span
 
-// Trace is a trace's spans as the backend returned them (duplicates and
-// spans whose parent is missing included) and its warnings.
-type Trace struct {
-	ID       string
-	Spans    []Span
-	Warnings []string
-}
+// Trace is the trace model shared by the trace collectors.
+type Trace = collectors.Trace
+
+// NormalizeTraceID returns id as 32 lower-case hex digits; see
+// collectors.NormalizeTraceID for the forms it accepts.
+func NormalizeTraceID(id string) (string, error) { return collectors.NormalizeTraceID(id) }
 
 // Client looks traces up in one Jaeger query service.
 type Client struct {
@@ -199,7 +186,7 @@ func (ws wireSpan) span(traceID string, processes map[string]wireProcess) (Span,
 		s.TraceID = id
 	}
 	var err error
-	if s.SpanID, err = NormalizeSpanID(ws.SpanID); err != nil {
+	if s.SpanID, err = collectors.NormalizeSpanID(ws.SpanID); err != nil {
 		return Span{}, err
 	}
 	if s.ParentID, err = ws.parent(s.TraceID); err != nil {
@@ -222,7 +209,7 @@ func (ws wireSpan) span(traceID string, processes map[string]wireProcess) (Span,
 		}
 		s.Tags[kv.Key] = v
 	}
-	s.Kind = s.Tags["span.kind"]
+	s.Kind = strings.ToLower(s.Tags["span.kind"])
 	s.StatusError = strings.EqualFold(s.Tags["otel.status_code"], "ERROR") || s.Tags["error"] == "true"
 	return s, nil
 }
@@ -231,22 +218,22 @@ func (ws wireSpan) span(traceID string, processes map[string]wireProcess) (Span,
 // the same trace, then any reference within the same trace.
 func (ws wireSpan) parent(traceID string) (string, error) {
 	if ws.ParentSpanID != "" {
-		return NormalizeSpanID(ws.ParentSpanID)
+		return collectors.NormalizeSpanID(ws.ParentSpanID)
 	}
 	var fallback *wireRef
 	for i, r := range ws.References {
-		if id, err := NormalizeTraceID(r.TraceID); err != nil || id != traceID {
+		if id, err := collectors.NormalizeTraceID(r.TraceID); err != nil || id != traceID {
 			continue
 		}
 		if r.RefType == "CHILD_OF" {
-			return NormalizeSpanID(r.SpanID)
+			return collectors.NormalizeSpanID(r.SpanID)
 		}
 		if fallback == nil {
 			fallback = &ws.References[i]
 		}
 	}
 	if fallback != nil {
-		return NormalizeSpanID(fallback.SpanID)
+		return collectors.NormalizeSpanID(fallback.SpanID)
 	}
 	return "", nil
 }

@@ -1,10 +1,12 @@
-package jaeger
+package collectors
 
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // NormalizeTraceID returns id as 32 lower-case hex digits. It accepts hex of
@@ -69,4 +71,33 @@ func clip(s string) string {
 		return s[:64] + "…"
 	}
 	return s
+}
+
+// ErrTraceNotFound: a trace backend has no trace with the id asked for (yet:
+// by-id lookups can miss for a while after export, so pollers should retry
+// before concluding the trace was not recorded).
+var ErrTraceNotFound = errors.New("trace not found")
+
+// Span is one span as every trace collector returns it, ids normalised
+// (32/16 lower-case hex digits) and every attribute or tag value rendered as
+// a string (int 403 → "403", bool → "true").
+type Span struct {
+	TraceID, SpanID, ParentID string
+	Operation, Service        string
+	Start                     time.Time
+	Duration                  time.Duration
+	Tags                      map[string]string
+	Kind                      string // lower case: "server", "client", "internal", "producer", "consumer"
+	// StatusError is set by an error status (otel.status_code=ERROR, OTLP
+	// STATUS_CODE_ERROR) or an error tag. Per OTel a server span with a 4xx
+	// is not an error: match denials on the status-code attribute, not this.
+	StatusError bool
+}
+
+// Trace is a trace's spans as the backend returned them (duplicates and
+// spans whose parent is missing included) and the backend's warnings.
+type Trace struct {
+	ID       string
+	Spans    []Span
+	Warnings []string
 }
