@@ -175,7 +175,18 @@ func (p *Prometheus) API(t testing.TB) v1.API {
 // given time, so samples written before it are queryable; it fails the test after timeout.
 func (p *Prometheus) WaitScraped(t testing.TB, after time.Time, timeout time.Duration) {
 	t.Helper()
-	a := p.API(t)
+	WaitScraped(t, p.URL, after, timeout)
+}
+
+// WaitScraped is Prometheus.WaitScraped for any server answering /api/v1/targets at
+// promURL, such as the lab's embedded store.
+func WaitScraped(t testing.TB, promURL string, after time.Time, timeout time.Duration) {
+	t.Helper()
+	c, err := api.NewClient(api.Config{Address: promURL})
+	if err != nil {
+		t.Fatalf("testenv: prometheus client: %v", err)
+	}
+	a := v1.NewAPI(c)
 	deadline := time.Now().Add(timeout)
 	last := "no answer yet"
 	for time.Now().Before(deadline) {
@@ -202,5 +213,5 @@ func (p *Prometheus) WaitScraped(t testing.TB, after time.Time, timeout time.Dur
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("testenv: prometheus targets not scraped after %s within %s: %s", after.Format(time.RFC3339Nano), timeout, last)
+	t.Fatalf("testenv: targets of %s not scraped after %s within %s: %s", promURL, after.Format(time.RFC3339Nano), timeout, last)
 }
