@@ -361,7 +361,7 @@ func (d *strictDecoder) validate(s Suite) {
 		if !methodName.MatchString(dr.Method) {
 			d.fieldErr(ip+".method", "not an HTTP method: %q", dr.Method)
 		}
-		if !strings.HasPrefix(dr.Path, "/") {
+		if dr.Path != "" && !strings.HasPrefix(dr.Path, "/") {
 			d.fieldErr(ip+".path", "must start with '/', got %q", dr.Path)
 		}
 		if dr.Kind == "latency" && dr.Delay <= 0 {

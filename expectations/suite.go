@@ -63,7 +63,7 @@ type Drill struct {
 	Count    int
 	Identity string // SPIFFE ID the injector presents (forged from the CA)
 	Method   string
-	Path     string
+	Path     string        // "" = the kind's own (latency: /delay/<ms>, error-burst: /status/<code>)
 	Delay    time.Duration // latency drills
 	Status   int           // error-burst drills
 	Deadline time.Duration
@@ -103,9 +103,6 @@ func (s Suite) WithDefaults() Suite {
 		}
 		if dr.Method == "" {
 			dr.Method = "GET"
-		}
-		if dr.Path == "" {
-			dr.Path = "/"
 		}
 		drills[i] = dr
 	}

@@ -37,7 +37,7 @@ func Ordered(d expectations.DrillResult) []expectations.Result {
 // got and the query, then a summary table drill × signal.
 func Console(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
 	ew := &errWriter{w: w}
-	paint := func(v expectations.Verdict) string { return colour(v, o.Color) }
+	paint := func(v expectations.Verdict) string { return paintPadded(v, o.Color, 12) }
 	fmt.Fprintf(ew, "meshdrill run %s, suite %q: %d drills in %s\n", rep.RunID, rep.Suite, len(rep.Drills), rep.Finished.Sub(rep.Started).Round(100*time.Millisecond))
 	for _, d := range rep.Drills {
 		fmt.Fprintf(ew, "\n%s  %s (%s → %s)\n", paint(d.Verdict), d.Name, d.Kind, d.Target)
@@ -106,9 +106,16 @@ func Summary(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
 }
 
 func colour(v expectations.Verdict, on bool) string {
-	s := fmt.Sprintf("%-12s", v.String())
+	return paintPadded(v, on, 0)
+}
+
+// paintPadded renders a verdict padded to width, colouring only the word so
+// alignment survives the escape codes.
+func paintPadded(v expectations.Verdict, on bool, width int) string {
+	s := v.String()
+	pad := strings.Repeat(" ", max(0, width-len(s)))
 	if !on {
-		return s
+		return s + pad
 	}
 	code := map[expectations.Verdict]string{
 		expectations.Pass:        "32",
@@ -117,7 +124,7 @@ func colour(v expectations.Verdict, on bool) string {
 		expectations.Fail:        "31",
 		expectations.NotEnforced: "1;31",
 	}[v]
-	return "\x1b[" + code + "m" + s + "\x1b[0m"
+	return "\x1b[" + code + "m" + s + "\x1b[0m" + pad
 }
 
 type errWriter struct {
