@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
@@ -9,7 +10,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +54,12 @@ func TestDeniedRequestRecordedEverywhere(t *testing.T) {
 	assert.Equal(t, "envoy-stats", string(m["job"]))
 	assert.NotEmpty(t, string(m["instance"]))
 	assert.Equal(t, 1.0, scrapedValue(t, pay, "envoy_http_inbound_0_0_0_0_8080_rbac_denied"))
+	tcp := `{connection_security_policy="mutual_tls",destination_app="payments",destination_canonical_revision="v1",destination_canonical_service="payments",destination_cluster="Kubernetes",destination_principal="spiffe://cluster.local/ns/shop/sa/payments",destination_service="payments.shop.svc.cluster.local",destination_service_name="payments",destination_service_namespace="shop",destination_version="v1",destination_workload="payments",destination_workload_namespace="shop",reporter="destination",request_protocol="tcp",response_flags="-",source_app="unknown",source_canonical_revision="latest",source_canonical_service="unknown",source_cluster="unknown",source_principal="` + forbiddenID + `",source_version="unknown",source_workload="unknown",source_workload_namespace="unknown"}`
+	assert.Equal(t, 1.0, scrapedValue(t, pay, "istio_tcp_connections_opened_total"+tcp))
+	poll(t, "the connection counted closed", func() (float64, bool) {
+		v := scrapedValue(t, pay, "istio_tcp_connections_closed_total"+tcp)
+		return v, v == 1
+	})
 
 	// Access log, by request id.
 	lines := linesWith(readLog(t, pay), r.requestID)
@@ -192,26 +202,40 @@ func TestPlaintextIsClosedWithoutAnswer(t *testing.T) {
 }
 
 func TestHandshakeFailuresCountedNotLogged(t *testing.T) {
+	verifyError := "envoy_listener_ssl_fail_verify_error"
+	noCert := "envoy_listener_ssl_fail_verify_no_cert"
 	tests := []struct {
 		name    string
 		cert    func(t *testing.T, l *Lab) *tls.Certificate
-		counter string
+		tweak   func(*tls.Config)
+		counter string // the specific counter, "" when only connection_error moves
 	}{
 		{"untrusted CA", func(t *testing.T, l *Lab) *tls.Certificate {
 			c := foreignCert(t, forbiddenID)
 			return &c
-		}, "envoy_listener_ssl_fail_verify_error"},
-		{"no client cert", func(*testing.T, *Lab) *tls.Certificate { return nil }, "envoy_listener_ssl_fail_verify_no_cert"},
+		}, nil, verifyError},
+		{"no client cert", func(*testing.T, *Lab) *tls.Certificate { return nil }, nil, noCert},
 		{"expired cert", func(t *testing.T, l *Lab) *tls.Certificate {
 			c := forgeWindow(t, l, allowedID, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 			return &c
-		}, "envoy_listener_ssl_fail_verify_error"},
+		}, nil, verifyError},
+		{"not yet valid cert", func(t *testing.T, l *Lab) *tls.Certificate {
+			c := forgeWindow(t, l, allowedID, time.Now().Add(24*time.Hour), time.Now().Add(48*time.Hour))
+			return &c
+		}, nil, verifyError},
+		{"TLS 1.1 client", func(t *testing.T, l *Lab) *tls.Certificate {
+			c := forge(t, l, allowedID)
+			return &c
+		}, func(c *tls.Config) { c.MinVersion, c.MaxVersion = tls.VersionTLS10, tls.VersionTLS11 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := startLab(t)
 			pay := l.Workloads["payments"]
 			c := mtlsClient(t, l, pay, tt.cert(t, l))
+			if tt.tweak != nil {
+				tt.tweak(c.Transport.(*http.Transport).TLSClientConfig)
+			}
 			resp, err := c.Get("https://" + pay.InboundAddr + "/")
 			if resp != nil {
 				_ = resp.Body.Close()
@@ -220,11 +244,17 @@ func TestHandshakeFailuresCountedNotLogged(t *testing.T) {
 			sel := `{listener_address="0.0.0.0_15006"}`
 			// The server counts after its side of the handshake; the client
 			// may see the alert first.
-			poll(t, tt.counter, func() (float64, bool) {
-				v := scrapedValue(t, pay, tt.counter+sel)
+			poll(t, "connection_error", func() (float64, bool) {
+				v := scrapedValue(t, pay, "envoy_listener_ssl_connection_error"+sel)
 				return v, v == 1
 			})
-			assert.Equal(t, 1.0, scrapedValue(t, pay, "envoy_listener_ssl_connection_error"+sel))
+			for _, name := range []string{verifyError, noCert} {
+				want := 0.0
+				if name == tt.counter {
+					want = 1
+				}
+				assert.Equal(t, want, scrapedValue(t, pay, name+sel), name)
+			}
 			assert.Equal(t, 0.0, scrapedValue(t, pay, "envoy_listener_ssl_handshake"+sel))
 			assert.Empty(t, readLog(t, pay), "Istio's listener log keeps only NR lines")
 		})
@@ -267,4 +297,41 @@ func TestCloseRemovesTempDir(t *testing.T) {
 	require.NoError(t, l.Close(), "Close is idempotent")
 	_, err = os.Stat(dir)
 	assert.True(t, os.IsNotExist(err))
+}
+
+func TestMalformedRequestLoggedAsCodecError(t *testing.T) {
+	tests := []struct {
+		name    string
+		request string
+		code    int
+		details string
+	}{
+		{"bad header line", "GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400, "http1.codec_error"},
+		{"headers too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 100<<10) + "\r\n\r\n", 431, "http1.headers_too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := startLab(t)
+			pay := l.Workloads["payments"]
+			cert := forge(t, l, allowedID)
+			tc := mtlsClient(t, l, pay, &cert).Transport.(*http.Transport).TLSClientConfig
+			conn, err := tls.Dial("tcp", pay.InboundAddr, tc)
+			require.NoError(t, err)
+			defer conn.Close()
+			go func() { _, _ = conn.Write([]byte(tt.request)) }()
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			require.Equal(t, tt.code, resp.StatusCode)
+
+			lines := poll(t, "the codec error line", func() ([]string, bool) {
+				ls := linesWith(readLog(t, pay), " DPE ")
+				return ls, len(ls) == 1
+			})
+			assert.Regexp(t, `^\[[^\]]+\] "- - HTTP/1\.1" `+strconv.Itoa(tt.code)+` DPE `+regexp.QuoteMeta(tt.details)+
+				` - "-" 0 \d+ \d+ - "-" "-" "-" "-" "-" - - `+regexp.QuoteMeta(pay.InboundAddr)+` `+regexp.QuoteMeta(conn.LocalAddr().String())+
+				` payments\.shop\.svc\.cluster\.local -$`, lines[0])
+			assert.Equal(t, 0.0, scrapedValue(t, pay, "envoy_http_inbound_0_0_0_0_8080_rbac_allowed"), "never reached the HTTP filters")
+		})
+	}
 }

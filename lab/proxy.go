@@ -47,6 +47,11 @@ type outcome struct {
 // as reporter="destination".
 func (s *sidecar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if mc := meshConnFrom(r); mc != nil {
+		mc.markHandled()
+		cs := mc.state
+		r.TLS = &cs
+	}
 	reqID := r.Header.Get("X-Request-Id")
 	if reqID == "" {
 		// Envoy generates a request id when the client sent none.

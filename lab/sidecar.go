@@ -139,11 +139,22 @@ func newSidecar(ctx context.Context, cfg sidecarConfig) (_ *sidecar, err error) 
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
-		ErrorLog:          errLog,
+		// Envoy's default max_request_headers_kb: larger headers get 431.
+		MaxHeaderBytes: 60 << 10,
+		ErrorLog:       errLog,
 		ConnState: func(c net.Conn, st http.ConnState) {
+			if mc, ok := c.(*meshConn); ok {
+				mc.setState(st)
+			}
 			if st == http.StateClosed || st == http.StateHijacked {
 				s.connClosed(c)
 			}
+		},
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if mc, ok := c.(*meshConn); ok {
+				return context.WithValue(ctx, meshConnKey{}, mc)
+			}
+			return ctx
 		},
 	}
 	mux := http.NewServeMux()
@@ -249,13 +260,15 @@ func (s *sidecar) handleConn(c net.Conn) {
 	s.envoy.sslHandshake.Inc()
 	_ = c.SetReadDeadline(time.Time{})
 
-	labels := s.peerLabels(peerPrincipal(tc.ConnectionState()))
+	mc := &meshConn{Conn: tc, state: tc.ConnectionState(), accepted: start}
+	labels := s.peerLabels(peerPrincipal(mc.state))
 	labels["request_protocol"] = "tcp"
 	s.istio.tcpOpened.With(labels).Inc()
-	s.open.Store(net.Conn(tc), labels)
-	if !s.conns.deliver(tc) {
-		_ = tc.Close()
-		s.connClosed(tc)
+	s.open.Store(net.Conn(mc), labels)
+	mc.onLocalReply = s.codecError
+	if !s.conns.deliver(mc) {
+		_ = mc.Close()
+		s.connClosed(mc)
 	}
 }
 
@@ -354,7 +367,7 @@ func (c *peekedConn) Read(p []byte) (int, error) {
 }
 
 // connListener hands connections that completed the mTLS handshake to the
-// HTTP server, which then sees *tls.Conn and fills r.TLS.
+// HTTP server.
 type connListener struct {
 	addr net.Addr
 	ch   chan net.Conn

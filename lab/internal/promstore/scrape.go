@@ -69,23 +69,24 @@ func (s *Store) scrapeOnce(ctx context.Context, t *target, now time.Time) {
 	dur := time.Since(now)
 
 	seen := make(map[string]labels.Labels, len(samples))
+	batch := make([]Sample, 0, len(samples)+3)
 	if err == nil {
 		for _, smp := range samples {
 			lset := s.targetLabels(smp.lset, t)
-			key := lset.String()
-			seen[key] = lset
+			seen[lset.String()] = lset
 			st := ts
 			if smp.t != nil {
 				st = *smp.t
 			}
-			s.storage.Append(lset, st, smp.v)
+			batch = append(batch, Sample{Labels: lset, T: st, V: smp.v})
 		}
 	}
 
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	for key, lset := range t.last {
 		if _, ok := seen[key]; !ok {
-			s.storage.Append(lset, ts, staleNaN)
+			batch = append(batch, Sample{Labels: lset, T: ts, V: staleNaN})
 		}
 	}
 	t.last = seen
@@ -101,14 +102,13 @@ func (s *Store) scrapeOnce(ctx context.Context, t *target, now time.Time) {
 		t.health = "up"
 		t.lastError = ""
 	}
-	t.mu.Unlock()
-
 	report := func(name string, v float64) {
-		s.storage.Append(labels.FromStrings(labels.MetricName, name, "instance", t.instance, "job", s.job), ts, v)
+		batch = append(batch, Sample{Labels: labels.FromStrings(labels.MetricName, name, "instance", t.instance, "job", s.job), T: ts, V: v})
 	}
 	report("up", up)
 	report("scrape_duration_seconds", dur.Seconds())
 	report("scrape_samples_scraped", float64(len(samples)))
+	s.storage.Commit(batch)
 }
 
 type scraped struct {

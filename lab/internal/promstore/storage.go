@@ -42,12 +42,31 @@ func NewStorage() *Storage {
 	return &Storage{series: make(map[string]*memSeries)}
 }
 
+// Sample is one float sample of a series.
+type Sample struct {
+	Labels labels.Labels
+	T      int64
+	V      float64
+}
+
 // Append adds one sample. Samples at or before the series' last timestamp
 // are dropped, as Prometheus drops out-of-order and duplicate samples.
 func (s *Storage) Append(lset labels.Labels, t int64, v float64) {
-	key := lset.String()
+	s.Commit([]Sample{{Labels: lset, T: t, V: v}})
+}
+
+// Commit adds samples atomically: a query sees all of them or none, as
+// Prometheus commits a scrape in one transaction.
+func (s *Storage) Commit(samples []Sample) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, smp := range samples {
+		s.appendLocked(smp.Labels, smp.T, smp.V)
+	}
+}
+
+func (s *Storage) appendLocked(lset labels.Labels, t int64, v float64) {
+	key := lset.String()
 	ms, ok := s.series[key]
 	if !ok {
 		ms = &memSeries{lset: lset.Copy()}
