@@ -1,0 +1,62 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/meshdrill/meshdrill/expectations"
+	"github.com/meshdrill/meshdrill/fixtures"
+)
+
+// Injector sends drills' traffic with fixtures, forging each drill's identity
+// from the mesh CA. Only the suite's targets are ever contacted.
+type Injector struct {
+	Targets map[string]expectations.Target
+	CA      *fixtures.CA
+	Rate    float64
+}
+
+// Inject sends one drill's requests and converts the ground truth.
+func (in Injector) Inject(ctx context.Context, d expectations.Drill, runID string) (expectations.Injection, error) {
+	kind, ok := fixtures.Registry[d.Kind]
+	if !ok {
+		return expectations.Injection{}, fmt.Errorf("no injector for drill kind %q", d.Kind)
+	}
+	t, ok := in.Targets[d.Target]
+	if !ok {
+		return expectations.Injection{}, fmt.Errorf("target %q is not in the suite's allowlist", d.Target)
+	}
+	plan := fixtures.Plan{
+		Drill:    d.Name,
+		Kind:     d.Kind,
+		RunID:    runID,
+		Target:   fixtures.Target{Name: t.Name, Address: t.Address, ServerName: t.ServerName},
+		Count:    d.Count,
+		Rate:     in.Rate,
+		CA:       in.CA,
+		SPIFFEID: d.Identity,
+		Method:   d.Method,
+		Path:     d.Path,
+		Delay:    d.Delay,
+		Status:   d.Status,
+	}
+	inj := expectations.Injection{Expected: kind.Expect.Description}
+	reqs, err := fixtures.Run(ctx, plan)
+	if err != nil {
+		return inj, err
+	}
+	for _, r := range reqs {
+		inj.Requests = append(inj.Requests, expectations.SentRequest{
+			RequestID:  r.RequestID,
+			TraceID:    r.TraceID,
+			SourceAddr: r.SourceAddr,
+			Sent:       r.Sent,
+			Done:       r.Done,
+			Latency:    r.Latency,
+			Outcome:    r.Outcome.String(),
+			Status:     r.Outcome.Status,
+			Match:      expectations.ClientMatch(r.Match),
+		})
+	}
+	return inj, nil
+}

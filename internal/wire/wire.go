@@ -1,0 +1,116 @@
+// Package wire adapts meshdrill's collectors and fixtures to the small
+// interfaces the evaluator declares, so expectations depends on neither.
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshdrill/meshdrill/collectors/accesslog"
+	"github.com/meshdrill/meshdrill/collectors/jaeger"
+	"github.com/meshdrill/meshdrill/collectors/prometheus"
+	"github.com/meshdrill/meshdrill/expectations"
+)
+
+// Metrics reads a Prometheus-compatible API.
+type Metrics struct{ Client *prometheus.Client }
+
+// Query runs an instant query and flattens the vector.
+func (m Metrics) Query(ctx context.Context, q string, at time.Time) ([]expectations.Series, error) {
+	vec, _, err := m.Client.Query(ctx, q, at)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]expectations.Series, 0, len(vec))
+	for _, s := range vec {
+		l := make(map[string]string, len(s.Metric))
+		for k, v := range s.Metric {
+			l[string(k)] = string(v)
+		}
+		out = append(out, expectations.Series{Labels: l, Value: float64(s.Value)})
+	}
+	return out, nil
+}
+
+// Now reads the backend's clock.
+func (m Metrics) Now(ctx context.Context) (time.Time, error) { return m.Client.ServerTime(ctx) }
+
+var _ model.Vector // the client answers in Prometheus' model types
+
+// Logs reads access-log files.
+type Logs struct{ Paths []string }
+
+// Describe names the files.
+func (l Logs) Describe() string { return "files " + strings.Join(l.Paths, ", ") }
+
+// ByRequestID scans the files for lines carrying the ids.
+func (l Logs) ByRequestID(ctx context.Context, ids []string) (map[string]expectations.LogRecord, error) {
+	res, err := accesslog.Scan(ctx, l.Paths, accesslog.Query{RequestIDs: ids})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]expectations.LogRecord, len(res.ByRequestID))
+	for id, e := range res.ByRequestID {
+		out[id] = record(e)
+	}
+	return out, nil
+}
+
+// ByRemoteAddress scans the files for listener lines from the addresses.
+func (l Logs) ByRemoteAddress(ctx context.Context, addrs []string, since, until time.Time) ([]expectations.LogRecord, error) {
+	res, err := accesslog.Scan(ctx, l.Paths, accesslog.Query{DownstreamRemote: addrs, Since: since, Until: until})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]expectations.LogRecord, 0, len(res.Matches))
+	for _, e := range res.Matches {
+		out = append(out, record(e))
+	}
+	return out, nil
+}
+
+func record(e accesslog.Entry) expectations.LogRecord {
+	return expectations.LogRecord{
+		Time:          e.Start,
+		RequestID:     e.RequestID,
+		Code:          e.ResponseCode,
+		Flags:         e.ResponseFlags,
+		Details:       e.ResponseCodeDetails,
+		Duration:      e.Duration,
+		RemoteAddress: e.DownstreamRemoteAddress,
+		Raw:           e.Raw,
+	}
+}
+
+// Traces reads a Jaeger query API.
+type Traces struct {
+	Client *jaeger.Client
+	URL    string
+}
+
+// Describe names the backend.
+func (t Traces) Describe() string { return "jaeger " + t.URL }
+
+// Trace looks a trace up by id.
+func (t Traces) Trace(ctx context.Context, id string) ([]expectations.Span, error) {
+	tr, err := t.Client.Trace(ctx, id)
+	if errors.Is(err, jaeger.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", expectations.ErrTraceNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]expectations.Span, 0, len(tr.Spans))
+	for _, s := range tr.Spans {
+		out = append(out, expectations.Span{
+			TraceID: s.TraceID, SpanID: s.SpanID, Operation: s.Operation, Service: s.Service,
+			Kind: s.Kind, Start: s.Start, Duration: s.Duration, Attrs: s.Tags, Error: s.StatusError,
+		})
+	}
+	return out, nil
+}
