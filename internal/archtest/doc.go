@@ -1,0 +1,2 @@
+// Package archtest holds tests of the project's dependency rules.
+package archtest
