@@ -167,6 +167,17 @@ func (c *Client) BuildInfo(ctx context.Context) (v1.BuildinfoResult, error) {
 	return b, nil
 }
 
+// Alerts returns the alerts of Prometheus' own rule evaluation
+// (/api/v1/alerts): pending and firing, with the time each became active, so
+// "never pending" can be told from "pending, then reset".
+func (c *Client) Alerts(ctx context.Context) ([]v1.Alert, error) {
+	r, err := c.api.Alerts(ctx)
+	if err != nil {
+		return nil, c.wrap(ctx, "prometheus alerts at "+c.url, err)
+	}
+	return r.Alerts, nil
+}
+
 // ScrapeInterval returns the global scrape_interval from
 // /api/v1/status/config. When the backend does not serve its config (or it
 // has none), it falls back to the median spacing of the raw samples of `up`

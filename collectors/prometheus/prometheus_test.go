@@ -282,3 +282,14 @@ func TestNewRejectsBadURL(t *testing.T) {
 	_, err := prometheus.New("localhost:9090", collectors.HTTPOptions{})
 	require.ErrorContains(t, err, "scheme must be http or https")
 }
+
+func TestAlertsFromCorpus(t *testing.T) {
+	f := collectorstest.NewFake(t, collectorstest.Mock{Method: "GET", Path: "/api/v1/alerts",
+		Body: collectorstest.ReadCorpus(t, "prometheus_api/alerts_v1_firing.json")})
+	alerts, err := newClient(t, f, collectors.HTTPOptions{}).Alerts(context.Background())
+	require.NoError(t, err)
+	require.Len(t, alerts, 1)
+	assert.Equal(t, v1.AlertStateFiring, alerts[0].State)
+	assert.Equal(t, model.LabelValue("my-alert"), alerts[0].Labels["alertname"])
+	assert.Equal(t, 2018, alerts[0].ActiveAt.Year())
+}

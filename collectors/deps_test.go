@@ -1,0 +1,39 @@
+package collectors_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestDependencyDirection keeps collectors a leaf: no subpackage (tests
+// included) imports the evaluator, the injector, the lab or a sibling
+// backend; only this parent package and the shared test helpers.
+func TestDependencyDirection(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go tool not on PATH")
+	}
+	const module = "github.com/meshdrill/meshdrill/"
+	out, err := exec.Command(goBin, "list", "-test", "-f", "{{.ImportPath}}|{{join .Deps \" \"}}", module+"collectors/...").CombinedOutput()
+	require.NoError(t, err, string(out))
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, deps, _ := strings.Cut(line, "|")
+		pkg, _, _ = strings.Cut(pkg, " ") // "p [p.test]" → "p"
+		own := strings.TrimSuffix(strings.TrimPrefix(pkg, module), "_test")
+		for _, d := range strings.Fields(deps) {
+			if !strings.HasPrefix(d, module) {
+				continue
+			}
+			rel := strings.TrimPrefix(d, module)
+			allowed := rel == "collectors" || rel == "collectors/collectorstest" || rel == own || strings.HasSuffix(pkg, ".test")
+			assert.True(t, allowed, "%s imports %s", pkg, d)
+		}
+		checked++
+	}
+	assert.Greater(t, checked, 5)
+}
