@@ -11,7 +11,8 @@ import (
 
 // TestDependencyDirection keeps collectors a leaf: no subpackage (tests
 // included) imports the evaluator, the injector, the lab or a sibling
-// backend; only this parent package and the shared test helpers.
+// backend; only this parent package and the shared test helpers (and, in
+// tests, internal/testenv, which starts real backends).
 func TestDependencyDirection(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -30,7 +31,7 @@ func TestDependencyDirection(t *testing.T) {
 				continue
 			}
 			rel := strings.TrimPrefix(d, module)
-			allowed := rel == "collectors" || rel == "collectors/collectorstest" || rel == own || strings.HasSuffix(pkg, ".test")
+			allowed := rel == "collectors" || rel == "collectors/collectorstest" || rel == "internal/testenv" || rel == own || strings.HasSuffix(pkg, ".test")
 			assert.True(t, allowed, "%s imports %s", pkg, d)
 		}
 		checked++

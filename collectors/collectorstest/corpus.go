@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/meshdrill/meshdrill/internal/testenv"
 )
 
-// CorpusDir returns the shared corpus directory: $MESHDRILL_CORPUS if set,
-// else ../shared/corpus next to the module root found by walking up from the
-// working directory. ok is false when the directory does not exist.
+// CorpusDir returns the shared corpus directory where no test is at hand to
+// skip (fuzz seeds): $MESHDRILL_CORPUS if set, else ../shared/corpus next to
+// the module root found by walking up from the working directory. ok is false
+// when the directory does not exist.
 func CorpusDir() (dir string, ok bool) {
 	if env := os.Getenv("MESHDRILL_CORPUS"); env != "" {
 		dir = env
@@ -35,17 +38,10 @@ func CorpusDir() (dir string, ok bool) {
 }
 
 // Corpus returns the path of rel inside the corpus. Without a corpus the test
-// is skipped, except under CI=true where that is a failure.
+// is skipped, except under CI where that is a failure (testenv's rule).
 func Corpus(t testing.TB, rel string) string {
 	t.Helper()
-	dir, ok := CorpusDir()
-	if !ok {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus not found (set MESHDRILL_CORPUS or check out ../shared/corpus); required under CI=true")
-		}
-		t.Skip("corpus not found: set MESHDRILL_CORPUS or place it at ../shared/corpus next to the module")
-	}
-	return filepath.Join(dir, filepath.FromSlash(rel))
+	return filepath.Join(testenv.CorpusDir(t), filepath.FromSlash(rel))
 }
 
 // ReadCorpus returns the content of rel inside the corpus (see Corpus).
