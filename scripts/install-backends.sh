@@ -32,6 +32,16 @@ since() { local d=$(( ($(now) - $1) / 1000 )); printf '%d.%03ds' $((d / 1000)) $
 say() { printf '[install-backends] %s\n' "$*"; }
 die() { say "error: $*" >&2; exit 1; }
 
+# retry CMD...: up to 3 tries, for downloads that can fail on a network hiccup.
+retry() {
+	local n
+	for n in 1 2 3; do
+		"$@" && return 0
+		[ $n -eq 3 ] || { say "attempt $n failed: $*; retrying in $((n * 5))s" >&2; sleep $((n * 5)); }
+	done
+	return 1
+}
+
 usage() {
 	echo "usage: $0 [apt|victorialogs|caddy|jaeger|all]..." >&2
 	exit 2
@@ -74,11 +84,11 @@ install_apt() {
 	export DEBIAN_FRONTEND=noninteractive
 	t0=$(now)
 	say "apt: apt-get update (missing: ${missing[*]})"
-	apt-get update -qq
+	retry apt-get update -qq
 	say "apt: update took $(since "$t0")"
 	t0=$(now)
 	say "apt: apt-get install ${APT_PKGS[*]}"
-	apt-get install -y -qq --no-install-recommends "${APT_PKGS[@]}" >/dev/null
+	retry apt-get install -y -qq --no-install-recommends "${APT_PKGS[@]}" >/dev/null
 	say "apt: install took $(since "$t0")"
 	if [ $created -eq 1 ]; then rm -f "$policy"; fi
 	# Some maintainer scripts start daemons without invoke-rc.d; check we own none of them.
@@ -101,7 +111,7 @@ go_install() {
 	tmp=$(mktemp -d "$CACHE/gobin.XXXXXX")
 	t0=$(now)
 	say "$name: go install $mod@$ver"
-	(cd "$tmp" && go_env GOBIN="$tmp" go install -trimpath -ldflags='-s -w' "$mod@$ver")
+	(cd "$tmp" && retry go_env GOBIN="$tmp" go install -trimpath -ldflags='-s -w' "$mod@$ver")
 	mv "$tmp/$(basename "$mod")" "$out"
 	rm -rf "$tmp"
 	say "$name: built $out in $(since "$t0")"
@@ -122,7 +132,7 @@ install_jaeger() {
 		(cd "$dir" && go_env go mod init meshdrill.invalid/jaegerbuild >/dev/null 2>&1)
 	fi
 	say "jaeger: go get -tool $JAEGER_MOD/cmd/jaeger@$JAEGER_VER (in $dir)"
-	(cd "$dir" && go_env go get -tool "$JAEGER_MOD/cmd/jaeger@$JAEGER_VER")
+	(cd "$dir" && retry go_env go get -tool "$JAEGER_MOD/cmd/jaeger@$JAEGER_VER")
 	say "jaeger: go build (cold: ~7 min on 2 cores, ~2.2 GB memory)"
 	(cd "$dir" && go_env go build -trimpath -ldflags='-s -w' -o "$out.tmp" "$JAEGER_MOD/cmd/jaeger")
 	mv "$out.tmp" "$out"
