@@ -122,17 +122,24 @@ func TestScrapeAddsTargetLabelsAndUp(t *testing.T) {
 }
 
 // Prometheus 3's parser writes classic-histogram le values in float form
-// ("2500.0"), where Prometheus 2.x kept the exposition's text ("2500"). A
-// query must match both (le=~"2500(\\.0)?") to run against either.
-func TestBucketLabelsAreNormalisedAsInPrometheus3(t *testing.T) {
-	f := newFixture(t, exposition)
+// ("2500.0"), where Prometheus 2.x keeps the exposition's text ("2500"). The
+// store answers as 2.42 does; a portable query matches both spellings.
+func TestBucketLabelsKeepExpositionTextAsPrometheus2(t *testing.T) {
+	f := newFixture(t, exposition+"# TYPE rpc_seconds summary\nrpc_seconds{quantile=\"0.5\"} 1\nrpc_seconds_sum 1\nrpc_seconds_count 1\n")
 	at := f.scrape(t)
-	assert.Len(t, f.instant(t, `istio_request_duration_milliseconds_bucket{le="2500.0"}`, at), 1)
-	assert.Empty(t, f.instant(t, `istio_request_duration_milliseconds_bucket{le="2500"}`, at))
-	assert.Len(t, f.instant(t, `istio_request_duration_milliseconds_bucket{le=~"2500(\\.0)?"}`, at), 1)
+	assert.Len(t, f.instant(t, `istio_request_duration_milliseconds_bucket{le="2500"}`, at), 1)
+	assert.Empty(t, f.instant(t, `istio_request_duration_milliseconds_bucket{le="2500.0"}`, at))
+	assert.Len(t, f.instant(t, `istio_request_duration_milliseconds_bucket{le=~"2500|2500\\.0"}`, at), 1)
+	assert.Len(t, f.instant(t, `rpc_seconds{quantile="0.5"}`, at), 1)
 	q := f.instant(t, `histogram_quantile(0.5, istio_request_duration_milliseconds_bucket)`, at)
 	require.Len(t, q, 1)
 	assert.InDelta(t, 1375.0, float64(q[0].Value), 0.001)
+}
+
+func TestUntypeHistograms(t *testing.T) {
+	in := "# HELP h x\n# TYPE h histogram\r\nh_bucket{le=\"1\"} 1\n# TYPE s summary\n# TYPE c counter\n# TYPE histogram_thing gauge\n"
+	want := "# HELP h x\n# TYPE h untyped\r\nh_bucket{le=\"1\"} 1\n# TYPE s untyped\n# TYPE c counter\n# TYPE histogram_thing gauge\n"
+	assert.Equal(t, want, string(untypeHistograms([]byte(in))))
 }
 
 func TestVanishedSeriesAndDownTargetGoStale(t *testing.T) {
@@ -349,4 +356,20 @@ func corpusDir(t *testing.T) string {
 		t.Skipf("corpus not found at %s; set MESHDRILL_CORPUS to run this test", c)
 	}
 	return c
+}
+
+func FuzzParseExposition(f *testing.F) {
+	f.Add([]byte(exposition))
+	f.Add([]byte("# TYPE x histogram\nx_bucket{le=\"+Inf\"} 1\n"))
+	f.Add([]byte("up 1 1700000000000\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		samples, err := parseExposition(body, "text/plain; version=0.0.4")
+		if err == nil {
+			for _, s := range samples {
+				if s.lset.IsEmpty() {
+					t.Fatalf("sample without labels from %q", body)
+				}
+			}
+		}
+	})
 }

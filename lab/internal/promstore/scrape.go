@@ -1,11 +1,13 @@
 package promstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"sync"
@@ -143,7 +145,17 @@ func (s *Store) fetch(ctx context.Context, t *target) ([]scraped, error) {
 }
 
 // parseExposition reads a scrape body with Prometheus' own parser.
+//
+// Prometheus 3's parser rewrites the le and quantile labels of classic
+// histograms and summaries in float form (le="250" becomes le="250.0"),
+// where Prometheus 2.x keeps the exposition's text. The lab store answers as
+// Prometheus 2.42, the reference the project checks it against, so the TYPE
+// of histograms and summaries is hidden from the parser, which then leaves
+// label values alone. Metadata is not served, so nothing else changes.
 func parseExposition(body []byte, contentType string) ([]scraped, error) {
+	if mt, _, _ := mime.ParseMediaType(contentType); mt == "" || mt == "text/plain" {
+		body = untypeHistograms(body)
+	}
 	p, err := textparse.New(body, contentType, "text/plain", false, false, labels.NewSymbolTable())
 	if p == nil {
 		return nil, fmt.Errorf("no parser for content type %q: %w", contentType, err)
@@ -201,6 +213,29 @@ func (s *Store) scrapeLoop(ctx context.Context, t *target) {
 
 // discardLogger is used when the caller passes none.
 var discardLogger = slog.New(slog.DiscardHandler)
+
+// untypeHistograms turns "# TYPE x histogram|summary" lines into
+// "# TYPE x untyped".
+func untypeHistograms(body []byte) []byte {
+	if !bytes.Contains(body, []byte("# TYPE ")) {
+		return body
+	}
+	lines := bytes.SplitAfter(body, []byte("\n"))
+	for i, line := range lines {
+		if !bytes.HasPrefix(line, []byte("# TYPE ")) {
+			continue
+		}
+		trimmed := bytes.TrimRight(line, "\r\n")
+		for _, typ := range []string{" histogram", " summary"} {
+			if bytes.HasSuffix(trimmed, []byte(typ)) {
+				fixed := append([]byte(nil), trimmed[:len(trimmed)-len(typ)]...)
+				fixed = append(fixed, " untyped"...)
+				lines[i] = append(fixed, line[len(trimmed):]...)
+			}
+		}
+	}
+	return bytes.Join(lines, nil)
+}
 
 func metricsPath(raw string) string {
 	u, err := url.Parse(raw)
