@@ -40,7 +40,7 @@ func StartAlertmanager(t testing.TB, cfg AlertmanagerConfig) *Alertmanager {
 	}
 	confPath := writeFile(t, t.TempDir(), "alertmanager.yml", text)
 	var am *Alertmanager
-	startServer(t, "alertmanager", func() (*Process, string) {
+	StartServer(t, "alertmanager", func() (*Process, string) {
 		addr := FreeAddr(t)
 		args := append([]string{
 			"--config.file=" + confPath,

@@ -80,7 +80,7 @@ func StartJaeger(t testing.TB) *Jaeger {
 	bin := Binary(t, "jaeger")
 	confDir := t.TempDir()
 	var j *Jaeger
-	startServer(t, "jaeger", func() (*Process, string) {
+	StartServer(t, "jaeger", func() (*Process, string) {
 		a := FreeAddrs(t, 6)
 		metrics, queryHTTP, queryGRPC, health, otlpGRPC, otlpHTTP := a[0], a[1], a[2], a[3], a[4], a[5]
 		_, metricsPort, _ := net.SplitHostPort(metrics)

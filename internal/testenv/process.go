@@ -212,6 +212,12 @@ func (p *Process) WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 	}
 }
 
+// WaitReady polls url until it answers 2xx; it returns an error if the process exits
+// first (with its output) or timeout passes.
+func (p *Process) WaitReady(url string, timeout time.Duration) error {
+	return waitHTTP(url, timeout, p)
+}
+
 // WaitHTTP polls url until it answers 2xx, and fails the test if that takes longer than
 // timeout.
 func WaitHTTP(t testing.TB, url string, timeout time.Duration) {

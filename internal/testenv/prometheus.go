@@ -141,7 +141,7 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 		features = []string{"exemplar-storage", "native-histograms"}
 	}
 	var prom *Prometheus
-	startServer(t, "prometheus", func() (*Process, string) {
+	StartServer(t, "prometheus", func() (*Process, string) {
 		addr := FreeAddr(t)
 		args := []string{
 			"--config.file=" + confPath,

@@ -16,7 +16,7 @@ func StartPushgateway(t testing.TB, extraArgs ...string) *Pushgateway {
 	t.Helper()
 	bin := Binary(t, "prometheus-pushgateway")
 	var pg *Pushgateway
-	startServer(t, "pushgateway", func() (*Process, string) {
+	StartServer(t, "pushgateway", func() (*Process, string) {
 		addr := FreeAddr(t)
 		p := Start(t, bin, append([]string{"--web.listen-address=" + addr}, extraArgs...))
 		pg = &Pushgateway{URL: "http://" + addr, Addr: addr, Process: p}

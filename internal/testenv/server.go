@@ -17,9 +17,11 @@ const readyTimeout = 60 * time.Second
 // for a port that FreePort returned (other packages' tests pick ports at the same time).
 const bindAttempts = 3
 
-// startServer calls launch, which picks ports, writes config and starts a process, and
-// waits for its readiness URL; it relaunches when the process died on a taken port.
-func startServer(t testing.TB, what string, launch func() (p *Process, readyURL string)) *Process {
+// StartServer calls launch, which picks fresh ports (FreeAddrs), writes the config and
+// starts the process (Start), then waits until launch's readiness URL answers 2xx. When
+// the process died because a port was taken meanwhile, it stops it and launches again
+// (3 attempts); any other failure fails the test with the process's output.
+func StartServer(t testing.TB, what string, launch func() (p *Process, readyURL string)) *Process {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		p, url := launch()
@@ -37,8 +39,10 @@ func startServer(t testing.TB, what string, launch func() (p *Process, readyURL 
 	}
 }
 
+// portTaken recognises the bind error of Go servers and of C ones quoting strerror
+// ("Address already in use").
 func portTaken(output string) bool {
-	return strings.Contains(output, "address already in use")
+	return strings.Contains(strings.ToLower(output), "address already in use")
 }
 
 // writeFile writes content to name in dir and returns its path, failing the test on error.

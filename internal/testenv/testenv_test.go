@@ -448,6 +448,40 @@ func TestWaitHTTPNoticesExit(t *testing.T) {
 	require.ErrorIs(t, err, errExited)
 	assert.Contains(t, err.Error(), "exit status 3")
 	assert.True(t, portTaken(p.Output()))
+	assert.ErrorIs(t, p.WaitReady("http://"+FreeAddr(t)+"/", time.Minute), errExited)
+}
+
+func TestPortTaken(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, output string
+		want         bool
+	}{
+		{"go", "listen tcp 127.0.0.1:9090: bind: address already in use", true},
+		{"nginx", `nginx: [emerg] bind() to 127.0.0.1:8443 failed (98: Address already in use)`, true},
+		{"other failure", "error loading config", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, portTaken(tt.output))
+		})
+	}
+}
+
+func TestStartServerRetriesOnTakenPort(t *testing.T) {
+	t.Parallel()
+	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ready.Close()
+	attempts := 0
+	p := StartServer(t, "flaky", func() (*Process, string) {
+		attempts++
+		if attempts == 1 {
+			// Stands in for a server that lost the race for its port.
+			return Start(t, "/bin/sh", []string{"-c", "echo 'bind() failed (98: Address already in use)' >&2; exit 1"}), "http://" + FreeAddr(t)
+		}
+		return Start(t, "/bin/sh", []string{"-c", "exec sleep 300"}), ready.URL
+	})
+	assert.Equal(t, 2, attempts)
+	assert.False(t, p.Exited())
 }
 
 func TestPrometheusYAML(t *testing.T) {

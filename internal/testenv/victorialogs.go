@@ -18,7 +18,7 @@ func StartVictoriaLogs(t testing.TB, extraArgs ...string) *VictoriaLogs {
 	t.Helper()
 	bin := Binary(t, "victoria-logs")
 	var vl *VictoriaLogs
-	startServer(t, "victoria-logs", func() (*Process, string) {
+	StartServer(t, "victoria-logs", func() (*Process, string) {
 		addr := FreeAddr(t)
 		args := append([]string{
 			"-httpListenAddr=" + addr,
