@@ -2,7 +2,6 @@ package collectors
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -95,16 +94,37 @@ func (e *Endpoint) Get(ctx context.Context, p string, q url.Values) ([]byte, err
 	return body, nil
 }
 
-// GetJSON is Get followed by decoding the body into into.
-func (e *Endpoint) GetJSON(ctx context.Context, p string, q url.Values, into any) error {
-	body, err := e.Get(ctx, p, q)
+// LookupTrace is the by-id lookup the trace backends share: traceID is
+// normalised (see NormalizeTraceID) and fetched from path(id); a 404 or an
+// answer without spans wraps ErrTraceNotFound; a span of another trace in the
+// answer is an error. decode turns the body into spans (and warnings).
+func (e *Endpoint) LookupTrace(ctx context.Context, traceID string, path func(id string) string, decode func(body []byte) (*Trace, error)) (*Trace, error) {
+	id, err := NormalizeTraceID(traceID)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%s: %w", e.name, err)
 	}
-	if err := json.Unmarshal(body, into); err != nil {
-		return fmt.Errorf("%s GET %s: decoding response: %w", e.name, Redact(e.URL(p, q).String()), err)
+	what := fmt.Sprintf("%s trace %s at %s", e.name, id, Redact(e.base.String()))
+	body, err := e.Get(ctx, path(id), nil)
+	if StatusOf(err) == http.StatusNotFound {
+		return nil, fmt.Errorf("%s: %w", what, ErrTraceNotFound)
 	}
-	return nil
+	if err != nil {
+		return nil, err
+	}
+	tr, err := decode(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(tr.Spans) == 0 {
+		return nil, fmt.Errorf("%s: %w (no spans in the answer)", what, ErrTraceNotFound)
+	}
+	for _, s := range tr.Spans {
+		if s.TraceID != id {
+			return nil, fmt.Errorf("%s: the answer holds a span of trace %s", what, s.TraceID)
+		}
+	}
+	tr.ID = id
+	return tr, nil
 }
 
 // StatusOf returns the HTTP status of an *HTTPError in err's chain, or 0.

@@ -52,35 +52,18 @@ func New(url string, o collectors.HTTPOptions) (*Client, error) {
 // A 404, an empty answer, or an answer whose errors say 404 wrap
 // ErrNotFound; an answer holding another trace is an error.
 func (c *Client) Trace(ctx context.Context, traceID string) (*Trace, error) {
-	id, err := NormalizeTraceID(traceID)
-	if err != nil {
-		return nil, fmt.Errorf("jaeger: %w", err)
-	}
-	path := "/api/traces/" + id
-	body, err := c.ep.Get(ctx, path, nil)
-	what := fmt.Sprintf("jaeger trace %s at %s", id, collectors.Redact(c.ep.URL("", nil).String()))
-	if collectors.StatusOf(err) == http.StatusNotFound {
-		return nil, fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	if err != nil {
-		return nil, err
-	}
-	traces, err := DecodeResponse(body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	out := &Trace{ID: id}
-	for _, t := range traces {
-		if t.ID != id {
-			return nil, fmt.Errorf("%s: the answer holds trace %s instead", what, t.ID)
+	return c.ep.LookupTrace(ctx, traceID, func(id string) string { return "/api/traces/" + id }, func(body []byte) (*Trace, error) {
+		traces, err := DecodeResponse(body)
+		if err != nil {
+			return nil, err
 		}
-		out.Spans = append(out.Spans, t.Spans...)
-		out.Warnings = append(out.Warnings, t.Warnings...)
-	}
-	if len(out.Spans) == 0 {
-		return nil, fmt.Errorf("%s: %w (empty answer)", what, ErrNotFound)
-	}
-	return out, nil
+		merged := &Trace{}
+		for _, t := range traces {
+			merged.Spans = append(merged.Spans, t.Spans...)
+			merged.Warnings = append(merged.Warnings, t.Warnings...)
+		}
+		return merged, nil
+	})
 }
 
 // The UI JSON model of /api/traces/{id}.

@@ -124,10 +124,10 @@ func TestTraceLookupOutcomes(t *testing.T) {
 		lookupWith string
 	}{
 		{"404", collectorstest.Mock{Status: 404, Body: []byte(notFoundBody)}, ErrNotFound, "jaeger trace " + id, false, id},
-		{"200 with empty data", collectorstest.Mock{Body: []byte(`{"data":[],"errors":null}`)}, ErrNotFound, "empty answer", false, id},
+		{"200 with empty data", collectorstest.Mock{Body: []byte(`{"data":[],"errors":null}`)}, ErrNotFound, "no spans in the answer", false, id},
 		{"base64 id is normalised", collectorstest.Mock{Status: 404, Body: []byte(notFoundBody)}, ErrNotFound, "", false, "W47/95gDgQPSabYzgT/HAA=="},
 		{"500", collectorstest.Mock{Status: 500, Body: []byte(`{"errors":[{"code":500,"msg":"boom"}]}`)}, collectors.ErrUnavailable, "http 500", true, id},
-		{"wrong trace", collectorstest.Mock{Body: []byte(other)}, nil, "holds trace 00000000000000000000000000000abc instead", false, id},
+		{"wrong trace", collectorstest.Mock{Body: []byte(other)}, nil, "span of trace 00000000000000000000000000000abc", false, id},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,29 +37,7 @@ func New(url string, o collectors.HTTPOptions) (*Client, error) {
 // collectors.NormalizeTraceID accepts) from /api/v2/traces (Tempo ≥ 2.5).
 // A 404 or a trace without spans wraps ErrNotFound.
 func (c *Client) Trace(ctx context.Context, traceID string) (*collectors.Trace, error) {
-	id, err := collectors.NormalizeTraceID(traceID)
-	if err != nil {
-		return nil, fmt.Errorf("tempo: %w", err)
-	}
-	what := fmt.Sprintf("tempo trace %s at %s", id, collectors.Redact(c.ep.URL("", nil).String()))
-	body, err := c.ep.Get(ctx, "/api/v2/traces/"+id, nil)
-	if collectors.StatusOf(err) == http.StatusNotFound {
-		return nil, fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	if err != nil {
-		return nil, err
-	}
-	tr, err := DecodeTrace(body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if len(tr.Spans) == 0 {
-		return nil, fmt.Errorf("%s: %w (no spans in the answer)", what, ErrNotFound)
-	}
-	if tr.ID != id {
-		return nil, fmt.Errorf("%s: the answer holds trace %s", what, tr.ID)
-	}
-	return tr, nil
+	return c.ep.LookupTrace(ctx, traceID, func(id string) string { return "/api/v2/traces/" + id }, DecodeTrace)
 }
 
 // SearchHit is one trace found by Search.

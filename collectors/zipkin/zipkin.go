@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"strings"
 	"time"
 
@@ -36,31 +35,11 @@ func New(url string, o collectors.HTTPOptions) (*Client, error) {
 // collectors.NormalizeTraceID accepts). A 64-bit id is asked for as 16 hex
 // digits, the form Zipkin stores. 404 and an empty span list wrap ErrNotFound.
 func (c *Client) Trace(ctx context.Context, traceID string) (*collectors.Trace, error) {
-	id, err := collectors.NormalizeTraceID(traceID)
-	if err != nil {
-		return nil, fmt.Errorf("zipkin: %w", err)
-	}
-	what := fmt.Sprintf("zipkin trace %s at %s", id, collectors.Redact(c.ep.URL("", nil).String()))
-	body, err := c.ep.Get(ctx, "/api/v2/trace/"+strings.TrimPrefix(id, "0000000000000000"), nil)
-	if collectors.StatusOf(err) == http.StatusNotFound {
-		return nil, fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	if err != nil {
-		return nil, err
-	}
-	spans, err := DecodeSpans(body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if len(spans) == 0 {
-		return nil, fmt.Errorf("%s: %w (empty answer)", what, ErrNotFound)
-	}
-	for _, s := range spans {
-		if s.TraceID != id {
-			return nil, fmt.Errorf("%s: the answer holds a span of trace %s", what, s.TraceID)
-		}
-	}
-	return &collectors.Trace{ID: id, Spans: spans}, nil
+	path := func(id string) string { return "/api/v2/trace/" + strings.TrimPrefix(id, "0000000000000000") }
+	return c.ep.LookupTrace(ctx, traceID, path, func(body []byte) (*collectors.Trace, error) {
+		spans, err := DecodeSpans(body)
+		return &collectors.Trace{Spans: spans}, err
+	})
 }
 
 type wireSpan struct {

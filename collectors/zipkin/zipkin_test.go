@@ -38,7 +38,7 @@ func TestTraceOutcomes(t *testing.T) {
 		wantErr string
 	}{
 		{"404", collectorstest.Mock{Status: 404, Body: []byte(`{"message":"trace not found"}`)}, ErrNotFound, "zipkin trace " + id},
-		{"empty", collectorstest.Mock{Body: []byte(`[]`)}, ErrNotFound, "empty answer"},
+		{"empty", collectorstest.Mock{Body: []byte(`[]`)}, ErrNotFound, "no spans in the answer"},
 		{"503", collectorstest.Mock{Status: 503}, collectors.ErrUnavailable, "http 503"},
 		{"other trace", collectorstest.Mock{Body: []byte(`[{"traceId":"abc","id":"1"}]`)}, nil, "span of trace 00000000000000000000000000000abc"},
 		{"not json", collectorstest.Mock{Body: []byte(`{`)}, nil, "decoding zipkin answer"},
