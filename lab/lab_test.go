@@ -335,3 +335,23 @@ func TestMalformedRequestLoggedAsCodecError(t *testing.T) {
 		})
 	}
 }
+
+func TestRequestBodyIsForwardedAndCounted(t *testing.T) {
+	l := startLab(t)
+	pay := l.Workloads["payments"]
+	cert := forge(t, l, allowedID)
+	c := mtlsClient(t, l, pay, &cert)
+	req, err := http.NewRequest(http.MethodPost, "https://"+pay.InboundAddr+"/orders", strings.NewReader("hello"))
+	require.NoError(t, err)
+	req.Header.Set("X-Request-Id", "body-test-1")
+	req.Host = pay.Service
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	lines := linesWith(readLog(t, pay), `"body-test-1"`)
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], `"POST /orders HTTP/1.1" 200 - via_upstream - "-" 5 3 `)
+	assert.Contains(t, lines[0], ` "`+pay.Service+`" "127.0.0.1:`)
+	assert.Regexp(t, ` inbound\|8080\|\| 127\.0\.0\.1:\d+ `, lines[0], "upstream local address of the app connection")
+}

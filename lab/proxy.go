@@ -180,7 +180,13 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy
 
 // forward is Envoy's router to inbound|8080||: the app on loopback.
 func (s *sidecar) forward(ctx context.Context, w http.ResponseWriter, r *http.Request) outcome {
-	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+s.appAddr+r.URL.RequestURI(), r.Body)
+	var body io.Reader = r.Body
+	if r.ContentLength == 0 {
+		// A known-empty body: pass http.NoBody so the transport does not
+		// probe it as one of unknown length.
+		body = http.NoBody
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+s.appAddr+r.URL.RequestURI(), body)
 	if err != nil {
 		return s.localReply(w, http.StatusInternalServerError, "-", "internal_error", err.Error())
 	}
