@@ -1,14 +1,47 @@
 // Package lab is meshdrill's embedded default target: an in-process service
 // mesh on loopback whose Go sidecars enforce STRICT mTLS and an
-// AuthorizationPolicy subset and emit Istio-shaped telemetry (Envoy listener
-// stats, Istio standard metrics, Istio's TEXT access log, OTLP server spans),
-// blind spots included, plus embedded backends for that telemetry: a
-// Prometheus-API metrics store that scrapes the sidecars, a Jaeger-API trace
-// store that receives their OTLP, and access-log files.
+// AuthorizationPolicy subset and emit Istio-shaped telemetry, blind spots
+// included, plus embedded backends for that telemetry: a Prometheus-API
+// metrics store that scrapes the sidecars, a Jaeger-API trace store that
+// receives their OTLP, and access-log files.
 //
 // The rest of meshdrill must never import lab: it gets URLs, file paths and
 // the CA, exactly as it would from a real mesh. Faults (Options.Breaks) act
 // in the emitter, so a broken signal is really missing at its backend.
+//
+// # The mesh
+//
+// Two workloads in namespace shop, frontend and payments, each an app
+// (/delay/<ms>, /status/<code>, anything else 200 "ok") behind a sidecar.
+// payments admits cluster.local/ns/shop/sa/frontend and
+// cluster.local/ns/meshdrill/sa/allowed-* and denies /admin* to everyone
+// (policy.yaml); frontend has no policy. Any client certificate must chain to
+// the mesh CA (CACertPEM); the injector is a non-mesh client.
+//
+// # What a sidecar records
+//
+// Metrics (Workload.MetricsURL, scraped into the store with job="envoy-stats"):
+//   - istio_requests_total, istio_request_duration_milliseconds,
+//     istio_request_bytes, istio_response_bytes (reporter="destination",
+//     source_workload="unknown", source_principal from the client certificate,
+//     connection_security_policy="mutual_tls"), one increment per request
+//     that reached the HTTP filters, RBAC 403s included;
+//   - istio_tcp_connections_opened_total / _closed_total per established
+//     mTLS connection;
+//   - envoy_listener_ssl_{handshake,connection_error,fail_verify_no_cert,fail_verify_error}
+//     and envoy_listener_no_filter_chain_match, all {listener_address="0.0.0.0_15006"};
+//     envoy_tls_inspector_{tls_found,tls_not_found,connection_closed};
+//     payments only: envoy_http_inbound_0_0_0_0_8080_rbac_{allowed,denied,shadow_allowed,shadow_denied}.
+//
+// Access log (Workload.AccessLogPath): Istio's default TEXT format; one line
+// per request (RBAC denials with rbac_access_denied_matched_policy[...]), per
+// plaintext connection ("- - -" 0 NR filter_chain_not_found) and per request
+// the HTTP codec rejected (400/431 DPE); none for failed TLS handshakes.
+//
+// Traces (OTLPURL, read back at JaegerURL): one server span per request whose
+// incoming traceparent is sampled, named "<service>:8080/*", with Envoy's tags
+// (http.status_code, guid:x-request-id, upstream_cluster, ...); status ERROR
+// only for 5xx.
 package lab
 
 import (
