@@ -196,7 +196,7 @@ func TestEvaluator(t *testing.T) {
 		},
 		{
 			name:    "short count is FAIL with got",
-			metrics: func(q string, polls int) ([]Series, error) { return series(float64(min(polls, 2))), nil },
+			metrics: func(q string, polls int) ([]Series, error) { return series(float64(min(polls, 1) * 2)), nil },
 			logs:    logsFor(2, 403, rbac), traces: tracesFor(3, 403),
 			inj:      fakeInjector{match: Matched, status: 403},
 			want:     map[string]Verdict{SignalMetrics: Fail, SignalLogs: Fail, SignalTraces: Pass},

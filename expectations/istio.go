@@ -173,7 +173,7 @@ func istioLatency(s Suite, d Drill, t Target) ([]check, []blindSpot) {
 		checks = append(checks, &metricDelta{
 			name:     fmt.Sprintf("duration above %sms", fmtFloat(le)),
 			selector: fmt.Sprintf("istio_request_duration_milliseconds_count{%s}", base),
-			minus:    fmt.Sprintf(`istio_request_duration_milliseconds_bucket{%s,le="%s"}`, base, strconv.FormatFloat(le, 'f', -1, 64)),
+			minus:    fmt.Sprintf(`istio_request_duration_milliseconds_bucket{%s,%s}`, base, leMatcher(le)),
 			exact:    d.Identity != "",
 			describe: fmt.Sprintf(" requests slower than %sms (bucket below the %s delay)", fmtFloat(le), d.Delay),
 		})
@@ -271,4 +271,14 @@ func statusCode(s Span) int {
 		}
 	}
 	return 0
+}
+
+// leMatcher matches a bucket bound however the server spells it: Prometheus
+// 2 keeps the exposition's "250", Prometheus 3 normalises it to "250.0".
+func leMatcher(le float64) string {
+	s := strconv.FormatFloat(le, 'f', -1, 64)
+	if strings.Contains(s, ".") {
+		return fmt.Sprintf("le=%q", s)
+	}
+	return fmt.Sprintf(`le=~"%s|%s\\.0"`, s, s)
 }
