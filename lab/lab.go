@@ -38,6 +38,10 @@
 // plaintext connection ("- - -" 0 NR filter_chain_not_found) and per request
 // the HTTP codec rejected (400/431 DPE); none for failed TLS handshakes.
 //
+// Alerts: the metrics store evaluates alerts.yaml (MeshAuthorizationDenied,
+// MeshPlaintextRejected, MeshUntrustedClientCertificate, each with for: 2s)
+// and serves them at PrometheusURL's /api/v1/alerts and /api/v1/rules.
+//
 // Traces (OTLPURL, read back at JaegerURL): one server span per request whose
 // incoming traceparent is sampled, named "<service>:8080/*", with Envoy's tags
 // (http.status_code, guid:x-request-id, upstream_cluster, ...); status ERROR
@@ -46,6 +50,7 @@ package lab
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +64,11 @@ import (
 	"github.com/meshdrill/meshdrill/lab/internal/promstore"
 	"github.com/meshdrill/meshdrill/lab/internal/tracestore"
 )
+
+// labAlertRules are evaluated by the metrics store, every scrape interval.
+//
+//go:embed alerts.yaml
+var labAlertRules []byte
 
 // TrustDomain is the lab mesh's SPIFFE trust domain.
 const TrustDomain = "cluster.local"
@@ -197,10 +207,12 @@ func Start(ctx context.Context, opts Options) (_ *Lab, err error) {
 	}
 
 	l.store, err = promstore.New(promstore.Options{
-		Targets:  targets,
-		Interval: opts.ScrapeInterval,
-		Job:      "envoy-stats",
-		Logger:   log,
+		Targets:   targets,
+		Interval:  opts.ScrapeInterval,
+		Job:       "envoy-stats",
+		Rules:     labAlertRules,
+		RulesFile: "meshdrill-lab-alerts.yaml",
+		Logger:    log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create metrics store: %w", err)

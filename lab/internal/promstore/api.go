@@ -73,12 +73,11 @@ func (s *Store) Handler() http.Handler {
 	mux.HandleFunc("/api/v1/status/config", s.wrap(func(*http.Request) (any, []string, []string, *apiError) {
 		return map[string]string{"yaml": s.configYAML()}, nil, nil, nil
 	}))
-	// No rules are loaded: these answer as a Prometheus without rule files.
 	mux.HandleFunc("/api/v1/rules", s.wrap(func(*http.Request) (any, []string, []string, *apiError) {
-		return map[string]any{"groups": []any{}}, nil, nil, nil
+		return s.rulesAPI(), nil, nil, nil
 	}))
 	mux.HandleFunc("/api/v1/alerts", s.wrap(func(*http.Request) (any, []string, []string, *apiError) {
-		return map[string]any{"alerts": []any{}}, nil, nil, nil
+		return map[string]any{"alerts": s.alertsAPI()}, nil, nil, nil
 	}))
 	mux.HandleFunc("/api/v1/query_exemplars", s.wrap(func(*http.Request) (any, []string, []string, *apiError) {
 		return []any{}, nil, nil, nil

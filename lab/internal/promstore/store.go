@@ -21,6 +21,11 @@ type Options struct {
 	Job string
 	// Retention bounds memory; default 2h.
 	Retention time.Duration
+	// Rules is a Prometheus rule file (recording and alerting rules),
+	// evaluated every group interval (default: Interval); empty for none.
+	Rules []byte
+	// RulesFile names Rules in /api/v1/rules; default "rules.yml".
+	RulesFile string
 	// Logger gets scrape failures at debug level; nil discards.
 	Logger *slog.Logger
 }
@@ -37,6 +42,8 @@ type Store struct {
 	client    *http.Client
 	log       *slog.Logger
 	started   time.Time
+	groups    []*ruleGroup
+	rulesFile string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -70,6 +77,16 @@ func New(opts Options) (*Store, error) {
 			IdleConnTimeout:     30 * time.Second,
 		}},
 	}
+	if len(opts.Rules) > 0 {
+		if opts.RulesFile == "" {
+			opts.RulesFile = "rules.yml"
+		}
+		groups, err := parseRules(opts.Rules, opts.RulesFile, opts.Interval)
+		if err != nil {
+			return nil, err
+		}
+		s.groups, s.rulesFile = groups, opts.RulesFile
+	}
 	for _, u := range opts.Targets {
 		t, err := newTarget(u)
 		if err != nil {
@@ -99,6 +116,13 @@ func (s *Store) Start() {
 		go func() {
 			defer s.wg.Done()
 			s.scrapeLoop(ctx, t)
+		}()
+	}
+	for _, g := range s.groups {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.ruleLoop(ctx, g)
 		}()
 	}
 	s.wg.Add(1)
@@ -143,6 +167,13 @@ func (s *Store) ScrapeNow(ctx context.Context) {
 	wg.Wait()
 }
 
+// EvalRulesNow evaluates every rule group once at ts, synchronously.
+func (s *Store) EvalRulesNow(ctx context.Context, ts time.Time) {
+	for _, g := range s.groups {
+		s.evalGroup(ctx, g, ts)
+	}
+}
+
 // Targets reports each target's last scrape.
 func (s *Store) Targets() []TargetState {
 	out := make([]TargetState, 0, len(s.targets))
@@ -162,6 +193,9 @@ func (s *Store) configYAML() string {
 		d, d, d, s.job, d, d, path)
 	for _, t := range s.targets {
 		y += "    - " + t.instance + "\n"
+	}
+	if s.rulesFile != "" {
+		y += "rule_files:\n- " + s.rulesFile + "\n"
 	}
 	return y
 }
