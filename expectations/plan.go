@@ -12,9 +12,11 @@ type PlannedCheck struct {
 	Name     string
 	Expected string
 	Query    string
-	Reason   string // blind spots only
-	Fix      string // blind spots only
-	Blind    bool
+	// Selectors are the raw PromQL series selectors a metrics check reads.
+	Selectors []string
+	Reason    string // blind spots only
+	Fix       string // blind spots only
+	Blind     bool
 }
 
 // PlannedDrill is a drill's traffic and evidence plan, for --dry-run.
@@ -39,7 +41,14 @@ func PlanSuite(s Suite) []PlannedDrill {
 		}
 		checks, blind := plan(s, d, t)
 		for _, c := range checks {
-			pd.Checks = append(pd.Checks, PlannedCheck{Signal: c.signal(), Name: c.title(), Expected: c.expected(d.Count), Query: c.query()})
+			pc := PlannedCheck{Signal: c.signal(), Name: c.title(), Expected: c.expected(d.Count), Query: c.query()}
+			if m, ok := c.(*metricDelta); ok {
+				pc.Selectors = append(pc.Selectors, m.selector)
+				if m.minus != "" {
+					pc.Selectors = append(pc.Selectors, m.minus)
+				}
+			}
+			pd.Checks = append(pd.Checks, pc)
 		}
 		for _, b := range blind {
 			pd.Checks = append(pd.Checks, PlannedCheck{Signal: b.sig, Name: b.name, Reason: b.reason, Fix: b.fix, Blind: true})

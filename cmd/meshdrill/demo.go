@@ -2,26 +2,21 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 
 	"github.com/meshdrill/meshdrill/expectations"
+	"github.com/meshdrill/meshdrill/internal/demosuite"
 	"github.com/meshdrill/meshdrill/internal/wire"
 	"github.com/meshdrill/meshdrill/lab"
 	"github.com/meshdrill/meshdrill/report"
 )
-
-//go:embed demo.yaml
-var demoSuiteYAML []byte
 
 type demoOptions struct {
 	breaks     []string
@@ -45,7 +40,7 @@ that depends on it fails for the real reason.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.printSuite {
-				_, err := g.stdout.Write(demoSuiteYAML)
+				_, err := g.stdout.Write(demosuite.YAML)
 				return err
 			}
 			faults := lab.Faults()
@@ -83,35 +78,6 @@ func faultList() string {
 	return strings.Join(names, ", ")
 }
 
-// demoSuite loads the built-in suite with the lab's addresses filled in.
-// The lab's CA is written to files in dir, as a user's CA would be.
-func demoSuite(l *lab.Lab, dir string, count int) (expectations.Suite, error) {
-	p := l.Workloads["payments"]
-	caCert, caKey := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
-	if err := os.WriteFile(caCert, l.CACertPEM, 0o600); err != nil {
-		return expectations.Suite{}, err
-	}
-	if err := os.WriteFile(caKey, l.CAKeyPEM, 0o600); err != nil {
-		return expectations.Suite{}, err
-	}
-	vars := map[string]string{
-		"LAB_PROMETHEUS_URL":      l.PrometheusURL,
-		"LAB_JAEGER_URL":          l.JaegerURL,
-		"LAB_PAYMENTS_ACCESS_LOG": p.AccessLogPath,
-		"LAB_PAYMENTS_ADDR":       p.InboundAddr,
-		"LAB_CA_CERT":             caCert,
-		"LAB_CA_KEY":              caKey,
-		"DEMO_COUNT":              strconv.Itoa(count),
-	}
-	s, err := expectations.Parse("demo.yaml (built in)", demoSuiteYAML, expectations.LoadOptions{
-		Vars: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
-	})
-	if err != nil {
-		return s, fmt.Errorf("built-in suite: %w", err)
-	}
-	return s, nil
-}
-
 func runDemo(ctx context.Context, g *globals, o demoOptions) (int, error) {
 	if !g.quiet {
 		fmt.Fprintln(g.stderr, "starting the lab mesh (CA, frontend and payments sidecars, metrics store, trace store)...")
@@ -142,7 +108,7 @@ func demoRun(ctx context.Context, l *lab.Lab, g *globals, o demoOptions) (expect
 		return expectations.Report{}, err
 	}
 	defer os.RemoveAll(dir)
-	s, err := demoSuite(l, dir, o.count)
+	s, err := demosuite.Load(l, dir, o.count)
 	if err != nil {
 		return expectations.Report{}, err
 	}
