@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench-injector.sh - mTLS requests per second on loopback: meshdrill's injector vs vegeta.
 #
-#   scripts/bench-injector.sh [extra test-binary flags, e.g. -test.cpuprofile=cpu.out]
+#   scripts/bench-injector.sh [extra test-binary flags, e.g. -test.benchmem]
 #
 # Env: REQUESTS (per benchmark and round, default 2000), ROUNDS (default 9).
+# To profile the injector alone:
+#   go test ./fixtures/ -run '^$' -bench 'MTLSRequests/meshdrill' -benchtime 4000x -cpuprofile /tmp/cpu.out
 #
 # Runs fixtures' BenchmarkMTLSRequests: the same Go mTLS server, the same concurrency
 # and request count for meshdrill (a new connection and full handshake per request, as
