@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -60,9 +61,18 @@ type metricDelta struct {
 	name     string
 	selector string
 	// minus is subtracted from selector's delta (histogram: count − bucket).
-	minus    string
-	exact    bool // the label set isolates the drill (its own injector identity)
+	minus string
+	// want compares the delta; == count when the label set isolates the
+	// drill (its own injector identity), >= count otherwise.
+	want     Want
 	describe string
+	// valueMode compares the query's value at the end instead of a delta,
+	// within tolerance (increase() and rate() extrapolate).
+	valueMode bool
+	tolerance float64
+	// absent: the delta must stay within want for the whole window.
+	absent bool
+	within time.Duration
 
 	baseAt    time.Time
 	base      map[string]float64
@@ -72,13 +82,40 @@ type metricDelta struct {
 func (m *metricDelta) signal() string { return SignalMetrics }
 func (m *metricDelta) title() string  { return m.name }
 func (m *metricDelta) expected(n int) string {
-	if m.exact {
-		return fmt.Sprintf("Δ = %d%s", n, m.describe)
+	switch {
+	case m.absent:
+		return fmt.Sprintf("Δ = 0 for %s after the injection", m.deadline(Drill{}))
+	case m.valueMode:
+		w := Want{Op: m.want.Op, Value: m.want.target(n)}
+		if m.tolerance > 0 {
+			return fmt.Sprintf("value %s ± %s%s", w, fmtFloat(m.tolerance), m.describe)
+		}
+		return fmt.Sprintf("value %s%s", w, m.describe)
 	}
-	return fmt.Sprintf("Δ ≥ %d%s (not isolated: at least)", n, m.describe)
+	s := fmt.Sprintf("Δ %s%s", Want{Op: m.want.Op, Value: m.want.target(n)}, m.describe)
+	if m.want.Op != "==" && m.want.Count {
+		s += " (not isolated: at least)"
+	}
+	return strings.Replace(s, "Δ == ", "Δ = ", 1)
 }
+
+func (m *metricDelta) deadline(d Drill) time.Duration {
+	if m.absent && m.within > 0 {
+		return m.within
+	}
+	if m.absent {
+		return 10 * time.Second
+	}
+	return d.Deadline
+}
+
+func (m *metricDelta) fullWindow() bool { return m.absent }
+
 func (m *metricDelta) query() string {
-	if m.minus != "" {
+	switch {
+	case m.valueMode:
+		return m.selector + " at the end of the window"
+	case m.minus != "":
 		return fmt.Sprintf("Δ(%s) − Δ(%s)", m.selector, m.minus)
 	}
 	return fmt.Sprintf("Δ(%s)", m.selector)
@@ -93,6 +130,9 @@ func (m *metricDelta) prepare(ctx context.Context, env *Env) error {
 		return fmt.Errorf("read backend clock: %w", err)
 	}
 	m.baseAt = at
+	if m.valueMode {
+		return nil
+	}
 	if m.base, err = snapshot(ctx, env.Metrics, m.selector, at); err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
@@ -106,6 +146,9 @@ func (m *metricDelta) prepare(ctx context.Context, env *Env) error {
 
 func (m *metricDelta) poll(ctx context.Context, env *Env, reqs []SentRequest) observation {
 	n := len(reqs)
+	if m.valueMode {
+		return m.pollValue(ctx, env, n)
+	}
 	at, err := env.Metrics.Now(ctx)
 	if err != nil {
 		return observation{err: fmt.Errorf("read backend clock: %w", err)}
@@ -126,13 +169,44 @@ func (m *metricDelta) poll(ctx context.Context, env *Env, reqs []SentRequest) ob
 		raw += "\n" + rawSeries(afterMinus)
 	}
 	o := observation{got: fmt.Sprintf("Δ = %s", fmtFloat(d)), raw: raw, window: window}
+	target := m.want.target(n)
 	switch {
-	case m.exact && d == float64(n):
+	case m.want.holds(d, n):
 		o.held = true
-	case m.exact && d > float64(n):
+	case m.want.exceeded(d, n):
+		// Counters only grow: no later poll can bring the delta back.
 		o.final = true
-		o.got += fmt.Sprintf(" (%s more than sent)", fmtFloat(d-float64(n)))
-	case !m.exact && d >= float64(n):
+		if m.want.Op == "==" && !m.absent {
+			o.got += fmt.Sprintf(" (%s more than sent)", fmtFloat(d-target))
+		}
+	}
+	return o
+}
+
+// pollValue compares the summed value of the query at the backend's now.
+func (m *metricDelta) pollValue(ctx context.Context, env *Env, n int) observation {
+	at, err := env.Metrics.Now(ctx)
+	if err != nil {
+		return observation{err: fmt.Errorf("read backend clock: %w", err)}
+	}
+	series, err := env.Metrics.Query(ctx, m.selector, at)
+	if err != nil {
+		return observation{err: err, window: fmtTime(at)}
+	}
+	var sum float64
+	for _, s := range series {
+		sum += s.Value
+	}
+	o := observation{got: "value " + fmtFloat(sum), window: fmtTime(at)}
+	if len(series) == 0 {
+		o.got = "no series (empty result)"
+	}
+	if math.IsNaN(sum) {
+		o.got = "NaN: not a number"
+		return o
+	}
+	t := m.want.target(n)
+	if len(series) > 0 && (m.want.holds(sum, n) || (m.tolerance > 0 && math.Abs(sum-t) <= m.tolerance && m.want.Op == "==")) {
 		o.held = true
 	}
 	return o

@@ -64,7 +64,13 @@ type strictDecoder struct {
 	errs []PosError
 	pos  map[string]*token.Position
 	vars func(string) (string, bool)
+	// checkClient validates expect_client texts (see LoadOptions).
+	checkClient func(string) error
 }
+
+// scalarStruct is a struct that may also be written as a bare scalar,
+// which then fills the named field ("- denied" for "- intent: denied").
+type scalarStruct interface{ scalarField() string }
 
 func (d *strictDecoder) errorf(p *token.Position, path, format string, a ...any) {
 	pe := PosError{File: d.file, Field: path, Msg: fmt.Sprintf(format, a...)}
@@ -186,6 +192,13 @@ func (d *strictDecoder) decode(n ast.Node, v reflect.Value, path string) {
 		}
 		d.decode(n, v.Elem(), path)
 	case reflect.Struct:
+		if ss, isSS := v.Addr().Interface().(scalarStruct); isSS {
+			if _, scalar := d.scalarNode(n); scalar {
+				idx := structFields(v.Type())[ss.scalarField()]
+				d.decode(n, v.Field(idx), join(path, ss.scalarField()))
+				return
+			}
+		}
 		ps, ok := pairs(n)
 		if !ok {
 			d.errorf(pos(n), path, "expected a mapping, got %s", kindOf(n))
@@ -290,6 +303,14 @@ func (d *strictDecoder) decode(n ast.Node, v reflect.Value, path string) {
 }
 
 var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+func (d *strictDecoder) scalarNode(n ast.Node) (ast.Node, bool) {
+	switch n.(type) {
+	case *ast.StringNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.LiteralNode:
+		return n, true
+	}
+	return n, false
+}
 
 // scalar returns a scalar's text with ${VAR} references expanded.
 func (d *strictDecoder) scalar(n ast.Node, path, want string) (string, bool) {

@@ -12,9 +12,11 @@ import (
 // Env is what the evaluator runs against: evidence sources, an injector and
 // a clock. Nil sources are allowed; an expectation that needs one is ERROR.
 type Env struct {
-	Metrics  MetricSource
-	Logs     LogSource
-	Traces   TraceSource
+	Metrics MetricSource
+	Logs    LogSource
+	Traces  TraceSource
+	// Alerts by source name: "prometheus", "alertmanager".
+	Alerts   map[string]AlertSource
 	Injector Injector
 	Clock    Clock
 	// Progress, when set, is told what each drill is doing and waiting for.
@@ -111,7 +113,7 @@ func (env *Env) progress(p Progress) {
 func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string) DrillResult {
 	t := s.Targets[d.Target]
 	dr := DrillResult{Name: d.Name, Kind: d.Kind, Target: d.Target}
-	checks, blind := istioKinds[d.Kind](s, d, t)
+	checks, blind := planDrill(s, d)
 
 	// 1. baseline: every check snapshots before any traffic.
 	env.progress(Progress{Drill: d.Name, Stage: "baseline", Message: "reading baselines"})
@@ -169,8 +171,19 @@ func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string) Dri
 	return dr
 }
 
+// windowed checks have their own window; fullWindow ones (absences) must
+// hold for all of it rather than become true once.
+type windowed interface {
+	deadline(d Drill) time.Duration
+	fullWindow() bool
+}
+
 func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest, injected time.Time, res Result) Result {
-	deadline := injected.Add(d.Deadline)
+	window, full := d.Deadline, false
+	if w, ok := c.(windowed); ok {
+		window, full = w.deadline(d), w.fullWindow()
+	}
+	deadline := injected.Add(window)
 	env.progress(Progress{Drill: d.Name, Stage: "await", Message: fmt.Sprintf("waiting for %s: %s", c.signal(), c.title()), Until: deadline})
 	wait := 100 * time.Millisecond
 	var answered bool
@@ -191,7 +204,7 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 		} else {
 			answered, last, lastErr = true, o, nil
 		}
-		if o.err == nil && (o.held || o.final) {
+		if o.err == nil && (o.final || (o.held && !full)) {
 			break
 		}
 		remaining := deadline.Sub(env.Clock.Now())
@@ -212,7 +225,7 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 	case answered:
 		res.Verdict, res.Got, res.Raw = Fail, last.got, last.raw
 		if !last.final {
-			res.Got += fmt.Sprintf(" by the deadline (%s)", d.Deadline)
+			res.Got += fmt.Sprintf(" by the deadline (%s)", window)
 		}
 		if lastErr != nil {
 			res.Got += fmt.Sprintf("; the last poll failed: %v", lastErr)

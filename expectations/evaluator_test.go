@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +67,18 @@ func (f fakeLogs) ByRemoteAddress(context.Context, []string, time.Time, time.Tim
 	return nil, f.err
 }
 func (fakeLogs) Describe() string { return "fake logs" }
+func (f fakeLogs) Grep(_ context.Context, needles []string, _, _ time.Time) (map[string][]string, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := map[string][]string{}
+	for _, n := range needles {
+		if r, ok := f.byID[n]; ok {
+			out[n] = append(out[n], fmt.Sprintf("line %s %d", n, r.Code))
+		}
+	}
+	return out, nil
+}
 
 type fakeTraces struct{ spans map[string][]Span }
 
@@ -384,4 +397,11 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	} {
 		assert.Contains(t, msg, want)
 	}
+}
+
+func mustRE(t *testing.T, s string) *regexp.Regexp {
+	t.Helper()
+	re, err := regexp.Compile(s)
+	require.NoError(t, err)
+	return re
 }

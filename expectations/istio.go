@@ -27,6 +27,7 @@ var istioKinds = map[string]kindPlan{
 	"latency":             istioLatency,
 	"error-burst":         istioErrors,
 	"control":             istioControl,
+	"malformed":           istioMalformed,
 }
 
 func kindList() string {
@@ -52,6 +53,20 @@ func destination(t Target, extra ...string) string {
 	return strings.Join(append(m, extra...), ",")
 }
 
+var (
+	exactCount   = Want{Op: "==", Count: true}
+	atLeastCount = Want{Op: ">=", Count: true}
+)
+
+// isolated is an exact count when the drill's own identity isolates its
+// series, a lower bound otherwise.
+func isolated(d Drill) Want {
+	if d.Identity != "" {
+		return exactCount
+	}
+	return atLeastCount
+}
+
 func principal(d Drill) string { return fmt.Sprintf("source_principal=%q", d.Identity) }
 
 func istioDenied(s Suite, d Drill, t Target) ([]check, []blindSpot) {
@@ -59,7 +74,7 @@ func istioDenied(s Suite, d Drill, t Target) ([]check, []blindSpot) {
 		&metricDelta{
 			name:     "istio_requests_total 403",
 			selector: fmt.Sprintf("istio_requests_total{%s}", destination(t, `response_code="403"`, principal(d))),
-			exact:    d.Identity != "",
+			want:     isolated(d),
 			describe: " (metrics cannot tell a policy 403 from an application 403)",
 		},
 		&logByID{
@@ -101,11 +116,11 @@ func istioTLSRejected(counter string) kindPlan {
 				fix:    "none: use metrics or listener logs for TLS failures"},
 		}
 		if s.Mesh.ListenerSSLStats {
-			exact := false // any client can fail a handshake: a lower bound only (envoy#24775)
+			// Any client can fail a handshake: a lower bound only (envoy#24775).
 			checks = append(checks, &metricDelta{
 				name:     counter,
 				selector: fmt.Sprintf("%s{listener_address=%q}", counter, t.ListenerAddress),
-				exact:    exact,
+				want:     atLeastCount,
 			})
 			blind = blind[1:]
 		} else {
@@ -131,6 +146,7 @@ func istioPlaintext(s Suite, d Drill, t Target) ([]check, []blindSpot) {
 		checks = append(checks, &metricDelta{
 			name:     "envoy_listener_no_filter_chain_match",
 			selector: fmt.Sprintf("envoy_listener_no_filter_chain_match{listener_address=%q}", t.ListenerAddress),
+			want:     atLeastCount,
 		})
 	}
 	if s.Mesh.ListenerNRLog {
@@ -174,7 +190,7 @@ func istioLatency(s Suite, d Drill, t Target) ([]check, []blindSpot) {
 			name:     fmt.Sprintf("duration above %sms", fmtFloat(le)),
 			selector: fmt.Sprintf("istio_request_duration_milliseconds_count{%s}", base),
 			minus:    fmt.Sprintf(`istio_request_duration_milliseconds_bucket{%s,%s}`, base, leMatcher(le)),
-			exact:    d.Identity != "",
+			want:     isolated(d),
 			describe: fmt.Sprintf(" requests slower than %sms (bucket below the %s delay)", fmtFloat(le), d.Delay),
 		})
 	}
@@ -208,6 +224,7 @@ func istioErrors(s Suite, d Drill, t Target) ([]check, []blindSpot) {
 			name:     "istio_requests_total 5xx",
 			selector: fmt.Sprintf("istio_requests_total{%s}", destination(t, `response_code=~"5.."`, principal(d))),
 			// The destination may count retries: a lower bound.
+			want: atLeastCount,
 		},
 		&logByID{
 			name:     "access log 5xx",
@@ -232,7 +249,7 @@ func istioControl(s Suite, d Drill, t Target) ([]check, []blindSpot) {
 		&metricDelta{
 			name:     "istio_requests_total 200 mTLS",
 			selector: fmt.Sprintf("istio_requests_total{%s}", destination(t, `response_code="200"`, `connection_security_policy="mutual_tls"`, principal(d))),
-			exact:    d.Identity != "",
+			want:     isolated(d),
 		},
 		&logByID{
 			name:     "access log 200",
@@ -281,4 +298,26 @@ func leMatcher(le float64) string {
 		return fmt.Sprintf("le=%q", s)
 	}
 	return fmt.Sprintf(`le=~"%s|%s\\.0"`, s, s)
+}
+
+// istioMalformed: Envoy's codec refuses the request before the HTTP filters
+// run, so neither Istio's stats filter nor the tracer sees it; the access
+// log records a local reply (400/431, flag DPE) without a request id.
+func istioMalformed(s Suite, d Drill, t Target) ([]check, []blindSpot) {
+	blind := []blindSpot{
+		{sig: SignalMetrics, name: "istio_requests_total",
+			reason: "a request the HTTP codec rejects never reaches Istio's stats filter",
+			fix:    "export the HTTP connection manager's downstream_rq_4xx / codec error stats via proxyStatsMatcher"},
+		{sig: SignalTraces, name: "traces",
+			reason: "the codec rejects the request before the tracer starts a span",
+			fix:    "none: use the access log"},
+	}
+	return []check{&logByConnection{
+		name:     "access log codec error",
+		describe: "a local reply 400/431 or flag DPE",
+		slack:    time.Second,
+		want: func(r LogRecord) bool {
+			return r.Code == 400 || r.Code == 431 || strings.Contains(r.Flags, "DPE")
+		},
+	}}, blind
 }

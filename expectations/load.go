@@ -34,16 +34,21 @@ type fileMesh struct {
 }
 
 type fileBackends struct {
-	Prometheus *fileHTTPBackend `yaml:"prometheus"`
-	Logs       *fileLogs        `yaml:"logs"`
-	Traces     *fileTraces      `yaml:"traces"`
+	Prometheus   *fileHTTPBackend `yaml:"prometheus"`
+	Alertmanager *fileHTTPBackend `yaml:"alertmanager"`
+	Logs         *fileLogs        `yaml:"logs"`
+	Traces       *fileTraces      `yaml:"traces"`
 }
 
 type fileHTTPBackend struct {
-	URL     string    `yaml:"url"`
-	Timeout Duration  `yaml:"timeout"`
-	Auth    *fileAuth `yaml:"auth"`
-	TLS     *fileTLS  `yaml:"tls"`
+	URL     string            `yaml:"url"`
+	Timeout Duration          `yaml:"timeout"`
+	Auth    *fileAuth         `yaml:"auth"`
+	TLS     *fileTLS          `yaml:"tls"`
+	Headers map[string]string `yaml:"headers"`
+	// Selector narrows a log backend's search: a LogQL stream selector
+	// for Loki, a LogsQL filter for VictoriaLogs.
+	Selector string `yaml:"selector"`
 }
 
 type fileAuth struct {
@@ -62,11 +67,15 @@ type fileTLS struct {
 }
 
 type fileLogs struct {
-	Files []string `yaml:"files"`
+	Files        []string         `yaml:"files"`
+	Loki         *fileHTTPBackend `yaml:"loki"`
+	VictoriaLogs *fileHTTPBackend `yaml:"victorialogs"`
 }
 
 type fileTraces struct {
 	Jaeger *fileHTTPBackend `yaml:"jaeger"`
+	Tempo  *fileHTTPBackend `yaml:"tempo"`
+	Zipkin *fileHTTPBackend `yaml:"zipkin"`
 }
 
 type fileTarget struct {
@@ -96,10 +105,66 @@ type fileDefaults struct {
 }
 
 type fileDrill struct {
-	Name     string     `yaml:"name"`
-	Target   string     `yaml:"target"`
-	Inject   fileInject `yaml:"inject"`
-	Deadline Duration   `yaml:"deadline"`
+	Name         string       `yaml:"name"`
+	Target       string       `yaml:"target"`
+	Inject       fileInject   `yaml:"inject"`
+	ExpectClient string       `yaml:"expect_client"`
+	Expect       []fileExpect `yaml:"expect"`
+	Deadline     Duration     `yaml:"deadline"`
+}
+
+// fileExpect is one entry of a drill's expect list: a bare string is an
+// intent ("- denied"), a mapping names one kind of evidence.
+type fileExpect struct {
+	Intent    string         `yaml:"intent"`
+	Name      string         `yaml:"name"`
+	Metric    *fileMetric    `yaml:"metric"`
+	Logs      *fileLogExpect `yaml:"logs"`
+	Trace     *fileTrace     `yaml:"trace"`
+	Alert     *fileAlert     `yaml:"alert"`
+	Absent    *fileAbsent    `yaml:"absent"`
+	BlindSpot *fileBlindSpot `yaml:"blind_spot"`
+}
+
+func (fileExpect) scalarField() string { return "intent" }
+
+type fileMetric struct {
+	Query     string  `yaml:"query"`
+	Want      string  `yaml:"want"`
+	Mode      string  `yaml:"mode"`
+	Tolerance float64 `yaml:"tolerance"`
+}
+
+type fileLogExpect struct {
+	By        string `yaml:"by"`
+	LineRegex string `yaml:"line_regex"`
+	Want      string `yaml:"want"`
+}
+
+type fileTrace struct {
+	Kind        string            `yaml:"kind"`
+	Attributes  map[string]string `yaml:"attributes"`
+	MinDuration Duration          `yaml:"min_duration"`
+	Error       *bool             `yaml:"error"`
+}
+
+type fileAlert struct {
+	Name   string            `yaml:"name"`
+	Labels map[string]string `yaml:"labels"`
+	Within Duration          `yaml:"within"`
+	Source string            `yaml:"source"`
+}
+
+type fileAbsent struct {
+	Metric *fileMetric `yaml:"metric"`
+	Alert  *fileAlert  `yaml:"alert"`
+	Within Duration    `yaml:"within"`
+}
+
+type fileBlindSpot struct {
+	Signal string `yaml:"signal"`
+	Reason string `yaml:"reason"`
+	Fix    string `yaml:"fix"`
 }
 
 type fileInject struct {
@@ -112,11 +177,17 @@ type fileInject struct {
 	Status   int      `yaml:"status"`
 }
 
-// Backends says where evidence is read from.
+// Backends says where evidence is read from. At most one log backend and
+// one trace backend.
 type Backends struct {
-	Prometheus *HTTPBackend
-	LogFiles   []string
-	Jaeger     *HTTPBackend
+	Prometheus   *HTTPBackend
+	Alertmanager *HTTPBackend
+	LogFiles     []string
+	Loki         *HTTPBackend
+	VictoriaLogs *HTTPBackend
+	Jaeger       *HTTPBackend
+	Tempo        *HTTPBackend
+	Zipkin       *HTTPBackend
 }
 
 // HTTPBackend is one HTTP API. Secrets are named by env var or file, never
@@ -133,6 +204,8 @@ type HTTPBackend struct {
 	CertFile           string
 	KeyFile            string
 	InsecureSkipVerify bool
+	Headers            map[string]string
+	Selector           string
 }
 
 // Identities says where injector certificates come from.
@@ -144,6 +217,9 @@ type Identities struct {
 type LoadOptions struct {
 	// Vars resolves ${NAME} references; nil means the environment.
 	Vars func(string) (string, bool)
+	// CheckExpectClient validates a drill's expect_client text (the
+	// injector knows the outcome vocabulary); nil skips the check.
+	CheckExpectClient func(string) error
 }
 
 // Load reads, strictly decodes and validates a suite file. Every problem is
@@ -166,6 +242,7 @@ func Parse(name string, data []byte, o LoadOptions) (Suite, error) {
 	}
 	var f fileSuite
 	d, err := decodeFile(name, data, &f, vars)
+	d.checkClient = o.CheckExpectClient
 	if err != nil {
 		return Suite{}, err
 	}
@@ -200,7 +277,7 @@ func (d *strictDecoder) httpBackend(b *fileHTTPBackend, dir string) *HTTPBackend
 	if b == nil {
 		return nil
 	}
-	hb := &HTTPBackend{URL: b.URL, Timeout: time.Duration(b.Timeout)}
+	hb := &HTTPBackend{URL: b.URL, Timeout: time.Duration(b.Timeout), Headers: b.Headers, Selector: b.Selector}
 	if a := b.Auth; a != nil {
 		hb.BearerTokenEnv, hb.BearerTokenFile = a.BearerTokenEnv, resolve(dir, a.BearerTokenFile)
 		hb.BasicUser, hb.BasicPasswordEnv, hb.BasicPasswordFile = a.BasicUser, a.BasicPasswordEnv, resolve(dir, a.BasicPasswordFile)
@@ -236,13 +313,36 @@ func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
 		d.fieldErr("mesh.listener_log", "must be one of nr-only (Istio's default), all, none; got %q", f.Mesh.ListenerLog)
 	}
 	s.Backends.Prometheus = d.httpBackend(f.Backends.Prometheus, dir)
-	if f.Backends.Logs != nil {
-		for _, p := range f.Backends.Logs.Files {
+	s.Backends.Alertmanager = d.httpBackend(f.Backends.Alertmanager, dir)
+	if l := f.Backends.Logs; l != nil {
+		for _, p := range l.Files {
 			s.Backends.LogFiles = append(s.Backends.LogFiles, resolve(dir, p))
 		}
+		s.Backends.Loki = d.httpBackend(l.Loki, dir)
+		s.Backends.VictoriaLogs = d.httpBackend(l.VictoriaLogs, dir)
+		n := 0
+		for _, set := range []bool{len(l.Files) > 0, l.Loki != nil, l.VictoriaLogs != nil} {
+			if set {
+				n++
+			}
+		}
+		if n > 1 {
+			d.fieldErr("backends.logs", "give one log backend: files, loki or victorialogs")
+		}
 	}
-	if f.Backends.Traces != nil {
-		s.Backends.Jaeger = d.httpBackend(f.Backends.Traces.Jaeger, dir)
+	if tr := f.Backends.Traces; tr != nil {
+		s.Backends.Jaeger = d.httpBackend(tr.Jaeger, dir)
+		s.Backends.Tempo = d.httpBackend(tr.Tempo, dir)
+		s.Backends.Zipkin = d.httpBackend(tr.Zipkin, dir)
+		n := 0
+		for _, b := range []*fileHTTPBackend{tr.Jaeger, tr.Tempo, tr.Zipkin} {
+			if b != nil {
+				n++
+			}
+		}
+		if n > 1 {
+			d.fieldErr("backends.traces", "give one trace backend: jaeger, tempo or zipkin")
+		}
 	}
 	for name, t := range f.Targets {
 		s.Targets[name] = Target{Name: name, Address: t.Address, ServerName: t.ServerName, SPIFFEID: t.SPIFFEID,
@@ -258,11 +358,18 @@ func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
 		if p := fmt.Sprintf("drills[%d].inject.count", i); d.pos[p] != nil && fd.Inject.Count < 1 {
 			d.fieldErr(p, "must be between 1 and %d, got %d", MaxCount, fd.Inject.Count)
 		}
-		s.Drills = append(s.Drills, Drill{
+		dr := Drill{
 			Name: fd.Name, Kind: fd.Inject.Kind, Target: fd.Target, Count: fd.Inject.Count,
 			Identity: fd.Inject.Identity, Method: fd.Inject.Method, Path: fd.Inject.Path,
 			Delay: time.Duration(fd.Inject.Delay), Status: fd.Inject.Status, Deadline: time.Duration(fd.Deadline),
-		})
+			ExpectClient: fd.ExpectClient,
+		}
+		for j, fe := range fd.Expect {
+			if e, ok := d.convertExpect(fe, fmt.Sprintf("drills[%d].expect[%d]", i, j)); ok {
+				dr.Expect = append(dr.Expect, e)
+			}
+		}
+		s.Drills = append(s.Drills, dr)
 	}
 	return s.WithDefaults()
 }
@@ -281,8 +388,8 @@ const (
 
 // validate checks the converted suite, pointing each problem at its field.
 func (d *strictDecoder) validate(s Suite) {
-	if s.Mesh.Dialect != "istio" {
-		d.fieldErr("mesh.dialect", "unsupported dialect %q (supported: istio)", s.Mesh.Dialect)
+	if s.Mesh.Dialect != "istio" && s.Mesh.Dialect != "generic" {
+		d.fieldErr("mesh.dialect", "unsupported dialect %q (supported: istio, generic)", s.Mesh.Dialect)
 	}
 	if len(s.Targets) == 0 {
 		d.fieldErr("targets", "at least one target is required: drills may only aim at listed targets")
@@ -301,8 +408,19 @@ func (d *strictDecoder) validate(s Suite) {
 	if s.Backends.Prometheus != nil {
 		d.checkURL("backends.prometheus.url", s.Backends.Prometheus.URL)
 	}
-	if s.Backends.Jaeger != nil {
-		d.checkURL("backends.traces.jaeger.url", s.Backends.Jaeger.URL)
+	for path, b := range map[string]*HTTPBackend{
+		"backends.alertmanager.url": s.Backends.Alertmanager, "backends.logs.loki.url": s.Backends.Loki,
+		"backends.logs.victorialogs.url": s.Backends.VictoriaLogs, "backends.traces.jaeger.url": s.Backends.Jaeger,
+		"backends.traces.tempo.url": s.Backends.Tempo, "backends.traces.zipkin.url": s.Backends.Zipkin,
+	} {
+		if b != nil {
+			d.checkURL(path, b.URL)
+		}
+	}
+	if b := s.Backends.Loki; b != nil {
+		if err := checkStreamSelector(b.Selector); err != nil {
+			d.fieldErr("backends.logs.loki.selector", "%v", err)
+		}
 	}
 	for i, p := range s.Backends.LogFiles {
 		if _, err := filepath.Match(filepath.Base(p), "x"); err != nil {
@@ -373,6 +491,15 @@ func (d *strictDecoder) validate(s Suite) {
 		if dr.Deadline < 0 {
 			d.fieldErr(p+".deadline", "must be positive")
 		}
+		if s.Mesh.Dialect == "generic" && len(dr.Expect) == 0 {
+			d.fieldErr(p, "expect: a generic suite knows no defaults; list the evidence (metric, logs, trace, alert, absent, blind_spot)")
+		}
+		if dr.ExpectClient != "" && d.checkClient != nil {
+			if err := d.checkClient(dr.ExpectClient); err != nil {
+				d.fieldErr(p+".expect_client", "%v", err)
+			}
+		}
+		d.validateExpects(s, i, dr)
 	}
 	if needCA != "" && (s.Identities.CACertFile == "" || s.Identities.CAKeyFile == "") {
 		d.fieldErr(needCA, "this identity is forged from the mesh CA: give identities.ca.cert_file and key_file")

@@ -34,12 +34,7 @@ func PlanSuite(s Suite) []PlannedDrill {
 	for _, d := range s.Drills {
 		t := s.Targets[d.Target]
 		pd := PlannedDrill{Drill: d, Target: t}
-		plan, ok := istioKinds[d.Kind]
-		if !ok {
-			out = append(out, pd)
-			continue
-		}
-		checks, blind := plan(s, d, t)
+		checks, blind := planDrill(s, d)
 		for _, c := range checks {
 			pc := PlannedCheck{Signal: c.signal(), Name: c.title(), Expected: c.expected(d.Count), Query: c.query()}
 			if m, ok := c.(*metricDelta); ok {

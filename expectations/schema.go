@@ -34,15 +34,10 @@ func schemaFor(t reflect.Type, path string) map[string]any {
 	case reflect.Pointer:
 		return schemaFor(t.Elem(), path)
 	case reflect.Struct:
-		props := map[string]any{}
-		for i := 0; i < t.NumField(); i++ {
-			tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
-			if tag == "" || tag == "-" {
-				continue
-			}
-			props[tag] = schemaFor(t.Field(i).Type, join(path, tag))
+		if ss, ok := reflect.New(t).Interface().(scalarStruct); ok {
+			return map[string]any{"anyOf": []any{schemaFor(reflect.TypeOf(""), join(path, ss.scalarField())), structSchema(t, path)}}
 		}
-		return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+		return structSchema(t, path)
 	case reflect.Map:
 		return map[string]any{"type": "object", "additionalProperties": schemaFor(t.Elem(), path+".*")}
 	case reflect.Slice:
@@ -58,4 +53,16 @@ func schemaFor(t reflect.Type, path string) map[string]any {
 		return map[string]any{"type": "boolean"}
 	}
 	return map[string]any{}
+}
+
+func structSchema(t reflect.Type, path string) map[string]any {
+	props := map[string]any{}
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		props[tag] = schemaFor(t.Field(i).Type, join(path, tag))
+	}
+	return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 }

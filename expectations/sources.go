@@ -45,6 +45,10 @@ type LogSource interface {
 	// of addrs and whose time falls in [since, until]: listener lines have no
 	// request id.
 	ByRemoteAddress(ctx context.Context, addrs []string, since, until time.Time) ([]LogRecord, error)
+	// Grep returns, for each needle (a request id, an ip:port), the raw
+	// lines containing it, in [since, until] where the backend can tell.
+	// For formats meshdrill does not parse (an nginx or HAProxy log).
+	Grep(ctx context.Context, needles []string, since, until time.Time) (map[string][]string, error)
 	// Describe names where the source looks (file paths, a URL), for reports.
 	Describe() string
 }

@@ -67,6 +67,11 @@ type Drill struct {
 	Delay    time.Duration // latency drills
 	Status   int           // error-burst drills
 	Deadline time.Duration
+	// ExpectClient overrides the kind's expected client outcome (e.g.
+	// "http 400" for an edge that answers plaintext with a 400).
+	ExpectClient string
+	// Expect lists the evidence; empty means the dialect's defaults.
+	Expect []Expect
 }
 
 // WithDefaults returns the suite with every unset default filled in.
@@ -122,8 +127,8 @@ func (s Suite) WithDefaults() Suite {
 // Validate checks what the evaluator relies on. Every problem is reported.
 func (s Suite) Validate() error {
 	var errs []error
-	if s.Mesh.Dialect != "istio" {
-		errs = append(errs, fmt.Errorf("mesh.dialect: unsupported dialect %q (supported: istio)", s.Mesh.Dialect))
+	if s.Mesh.Dialect != "istio" && s.Mesh.Dialect != "generic" {
+		errs = append(errs, fmt.Errorf("mesh.dialect: unsupported dialect %q (supported: istio, generic)", s.Mesh.Dialect))
 	}
 	seen := map[string]bool{}
 	for i, d := range s.Drills {

@@ -1,0 +1,187 @@
+package expectations
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadGeneric(t *testing.T) {
+	s, err := Load(filepath.Join("testdata", "good", "generic.yaml"), LoadOptions{Vars: noVars})
+	require.NoError(t, err)
+	require.Len(t, s.Drills, 2)
+	deny := s.Drills[0]
+	assert.Equal(t, "http 403", deny.ExpectClient)
+	require.Len(t, deny.Expect, 5)
+	assert.Equal(t, Want{Op: ">=", Count: true}, deny.Expect[0].Metric.Want)
+	assert.Equal(t, "denial logged", deny.Expect[1].Name)
+	assert.Equal(t, "request_id", deny.Expect[1].Logs.By)
+	assert.Equal(t, map[string]string{"http.status_code": "403"}, deny.Expect[2].Trace.Attributes)
+	assert.Equal(t, "alertmanager", deny.Expect[3].Alert.Source)
+	assert.Equal(t, 60*time.Second, deny.Expect[3].Alert.Within)
+	assert.Equal(t, "traces", deny.Expect[4].BlindSpot.Signal)
+	un := s.Drills[1]
+	assert.Equal(t, "value", un.Expect[1].Metric.Mode)
+	assert.Equal(t, 5*time.Second, un.Expect[2].Absent.Within)
+
+	plans := PlanSuite(s)
+	var sigs []string
+	for _, c := range plans[0].Checks {
+		sigs = append(sigs, c.Signal)
+	}
+	assert.Equal(t, []string{"metrics", "logs", "traces", "alerts", "traces"}, sigs)
+	assert.True(t, plans[0].Checks[4].Blind)
+}
+
+func TestParseWant(t *testing.T) {
+	for in, want := range map[string]Want{
+		"count":    {Op: "==", Count: true},
+		">= count": {Op: ">=", Count: true},
+		"3":        {Op: "==", Value: 3},
+		"< 2.5":    {Op: "<", Value: 2.5},
+		"= 0":      {Op: "==", Value: 0},
+	} {
+		got, err := ParseWant(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "about 5", ">= -1", "== counts"} {
+		_, err := ParseWant(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+type fakeAlerts struct {
+	seq []([]Alert) // answer per poll; the last repeats
+	n   int
+	err error
+}
+
+func (f *fakeAlerts) Alerts(context.Context) ([]Alert, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	a := f.seq[min(f.n, len(f.seq)-1)]
+	f.n++
+	return a, nil
+}
+func (*fakeAlerts) Describe() string { return "fake alertmanager" }
+
+func genericSuite(expects ...Expect) Suite {
+	return Suite{
+		Mesh:    Mesh{Dialect: "generic"},
+		Targets: map[string]Target{"edge": {Address: "127.0.0.1:1"}},
+		Drills:  []Drill{{Name: "d", Kind: "forbidden-identity", Target: "edge", Count: 3, Deadline: 10 * time.Second, Expect: expects}},
+	}.WithDefaults()
+}
+
+func TestExplicitChecks(t *testing.T) {
+	start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	firing := []Alert{{Name: "EdgeDenials", Labels: map[string]string{"severity": "page"}, State: "firing"}}
+	pending := []Alert{{Name: "EdgeDenials", Labels: map[string]string{"severity": "page"}, State: "pending"}}
+	tests := []struct {
+		name    string
+		expect  Expect
+		metrics func(q string, polls int) ([]Series, error)
+		alerts  *fakeAlerts
+		logs    fakeLogs
+		want    Verdict
+		gotHas  string
+	}{
+		{
+			name:   "alert fires",
+			expect: Expect{Alert: &AlertExpect{Name: "EdgeDenials", Labels: map[string]string{"severity": "page"}, Source: "alertmanager"}},
+			alerts: &fakeAlerts{seq: [][]Alert{nil, pending, firing}},
+			want:   Pass, gotHas: "firing",
+		},
+		{
+			name:   "alert with other labels does not count",
+			expect: Expect{Alert: &AlertExpect{Name: "EdgeDenials", Labels: map[string]string{"severity": "ticket"}, Source: "alertmanager"}},
+			alerts: &fakeAlerts{seq: [][]Alert{firing}},
+			want:   Fail, gotHas: "never pending or firing",
+		},
+		{
+			name:   "pending then reset is told apart from never pending",
+			expect: Expect{Alert: &AlertExpect{Name: "EdgeDenials", Source: "alertmanager"}},
+			alerts: &fakeAlerts{seq: [][]Alert{pending, pending, nil}},
+			want:   Fail, gotHas: "it was pending, then reset",
+		},
+		{
+			name:   "alert backend down is ERROR",
+			expect: Expect{Alert: &AlertExpect{Name: "EdgeDenials", Source: "alertmanager"}},
+			alerts: &fakeAlerts{err: errors.New("connection refused")},
+			want:   Error, gotHas: "could not tell",
+		},
+		{
+			name:   "absent alert that fires is FAIL",
+			expect: Expect{Absent: &AbsentExpect{Alert: &AlertExpect{Name: "EdgeDenials", Source: "alertmanager"}, Within: 5 * time.Second}},
+			alerts: &fakeAlerts{seq: [][]Alert{nil, firing}},
+			want:   Fail, gotHas: "firing",
+		},
+		{
+			name:   "absent alert that stays quiet for the window is PASS",
+			expect: Expect{Absent: &AbsentExpect{Alert: &AlertExpect{Name: "EdgeDenials", Source: "alertmanager"}, Within: 5 * time.Second}},
+			alerts: &fakeAlerts{seq: [][]Alert{nil}},
+			want:   Pass,
+		},
+		{
+			name:    "absent metric that moves is FAIL",
+			expect:  Expect{Absent: &AbsentExpect{Metric: &MetricExpect{Query: "denied_total", Want: Want{Op: "==", Value: 0}}}},
+			metrics: func(q string, polls int) ([]Series, error) { return series(float64(min(polls, 1))), nil },
+			want:    Fail, gotHas: "Δ = 1",
+		},
+		{
+			name:    "value mode within tolerance",
+			expect:  Expect{Metric: &MetricExpect{Query: "sum(increase(x[1m]))", Mode: "value", Want: Want{Op: "==", Count: true}, Tolerance: 0.5}},
+			metrics: func(q string, polls int) ([]Series, error) { return series(3.4), nil },
+			want:    Pass, gotHas: "value 3.4",
+		},
+		{
+			name:    "value mode empty result is data, not a pass",
+			expect:  Expect{Metric: &MetricExpect{Query: "sum(increase(x[1m]))", Mode: "value", Want: Want{Op: ">=", Value: 0}}},
+			metrics: func(q string, polls int) ([]Series, error) { return nil, nil },
+			want:    Fail, gotHas: "no series",
+		},
+		{
+			name:   "raw log lines by request id",
+			expect: Expect{Logs: &LogExpect{By: "request_id", Want: Want{Op: "==", Count: true}}},
+			logs:   logsFor(3, 403, ""),
+			want:   Pass, gotHas: "3/3 requests",
+		},
+		{
+			name:   "raw log lines that do not match the regex",
+			expect: Expect{Logs: &LogExpect{By: "request_id", LineRegex: mustRE(t, ` 401$`), Want: Want{Op: "==", Count: true}}},
+			logs:   logsFor(3, 403, ""),
+			want:   Fail, gotHas: "0/3 requests, 3 with lines that do not match",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{now: start}
+			s := genericSuite(tc.expect)
+			metrics := tc.metrics
+			if metrics == nil {
+				metrics = func(string, int) ([]Series, error) { return nil, nil }
+			}
+			env := Env{
+				Metrics:  &fakeMetrics{clock: clock, answer: metrics},
+				Logs:     tc.logs,
+				Injector: fakeInjector{match: Matched, status: 403},
+				Clock:    clock,
+			}
+			if tc.alerts != nil {
+				env.Alerts = map[string]AlertSource{"alertmanager": tc.alerts}
+			}
+			rep := Run(context.Background(), s, env, "r")
+			require.Len(t, rep.Drills[0].Results, 1)
+			r := rep.Drills[0].Results[0]
+			assert.Equal(t, tc.want, r.Verdict, "got %q", r.Got)
+			assert.Contains(t, r.Got, tc.gotHas)
+		})
+	}
+}
