@@ -20,6 +20,7 @@ type Endpoint struct {
 	name   string
 	base   *url.URL
 	client *http.Client
+	retry  RetryPolicy
 }
 
 // NewEndpoint checks rawURL (http or https, with a host) and builds the client
@@ -33,7 +34,7 @@ func NewEndpoint(name, rawURL string, o HTTPOptions) (*Endpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &Endpoint{name: name, base: u, client: c}, nil
+	return &Endpoint{name: name, base: u, client: c, retry: o.retryPolicy(name)}, nil
 }
 
 // ParseBaseURL validates a backend base URL. Its errors never echo secrets.
@@ -67,8 +68,27 @@ func (e *Endpoint) URL(p string, q url.Values) *url.URL {
 func (e *Endpoint) Client() *http.Client { return e.client }
 
 // Get fetches p with the query q and returns the body of a 2xx answer. Other
-// answers become *HTTPError; all errors go through WrapCallError.
+// answers become *HTTPError; all errors go through WrapCallError. A GET is
+// idempotent, so failures IsRetryable accepts are retried (see Retry) under
+// the options' RetryPolicy.
 func (e *Endpoint) Get(ctx context.Context, p string, q url.Values) ([]byte, error) {
+	var body []byte
+	err := e.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		body, err = e.get(ctx, p, q)
+		return err
+	})
+	return body, err
+}
+
+// Retry runs the idempotent call fn under the endpoint's RetryPolicy (see
+// the function Retry), for collectors that call the backend through a
+// client of their own on top of Client.
+func (e *Endpoint) Retry(ctx context.Context, fn func(ctx context.Context) error) error {
+	return Retry(ctx, e.retry, fn)
+}
+
+func (e *Endpoint) get(ctx context.Context, p string, q url.Values) ([]byte, error) {
 	u := e.URL(p, q)
 	what := fmt.Sprintf("%s GET %s", e.name, Redact(u.String()))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -89,7 +109,7 @@ func (e *Endpoint) Get(ctx context.Context, p string, q url.Values) ([]byte, err
 		return nil, WrapCallError(ctx, what, fmt.Errorf("response larger than %d bytes", MaxResponseBody))
 	}
 	if resp.StatusCode/100 != 2 {
-		return body, WrapCallError(ctx, what, &HTTPError{URL: u.String(), Status: resp.StatusCode, Body: string(body)})
+		return body, WrapCallError(ctx, what, NewHTTPError(resp, body))
 	}
 	return body, nil
 }

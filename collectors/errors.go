@@ -35,6 +35,20 @@ type HTTPError struct {
 	URL    string
 	Status int
 	Body   string
+	// RetryAfter is the wait the backend asked for in a Retry-After header
+	// (429, 503), 0 when it named none.
+	RetryAfter time.Duration
+}
+
+// NewHTTPError describes a non-2xx answer to a request: its URL, status,
+// body and Retry-After header.
+func NewHTTPError(resp *http.Response, body []byte) *HTTPError {
+	e := &HTTPError{Status: resp.StatusCode, Body: string(body)}
+	if resp.Request != nil && resp.Request.URL != nil {
+		e.URL = resp.Request.URL.String()
+	}
+	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return e
 }
 
 // Error implements error.

@@ -25,6 +25,17 @@ type HTTPOptions struct {
 	CAFile, CertFile, KeyFile string // PEM; CAFile replaces the system roots
 	InsecureSkipVerify        bool
 	Headers                   map[string]string // added to every request (e.g. X-Scope-OrgID)
+	// Retry bounds the retries of idempotent calls (Endpoint.Get and the
+	// Prometheus queries); the zero value is DefaultRetryPolicy, NoRetry
+	// turns them off.
+	Retry RetryPolicy
+	// Transcript, when set (--debug), receives a record of every request:
+	// method, redacted URL, status, duration and the start of the response
+	// body, plus every retry decision. Credentials are never written.
+	Transcript io.Writer
+	// TranscriptBody is how many bytes of each response body the transcript
+	// shows; 0 means DefaultTranscriptBody.
+	TranscriptBody int
 }
 
 // NewHTTPClient returns a client whose every request carries the configured
@@ -48,8 +59,14 @@ func NewHTTPClient(o HTTPOptions) (*http.Client, error) {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
+	var rt http.RoundTripper = &roundTripper{next: base, opts: o, timeout: timeout}
+	if o.Transcript != nil {
+		// Outermost, so that it records the errors callers see (the budget
+		// that ran out) and never sees the credentials added inside.
+		rt = newTranscriber(rt, o)
+	}
 	return &http.Client{
-		Transport:     &roundTripper{next: base, opts: o, timeout: timeout},
+		Transport:     rt,
 		CheckRedirect: sameHostRedirects,
 	}, nil
 }

@@ -74,10 +74,18 @@ func (c *Client) Query(ctx context.Context, q string, at time.Time) (model.Vecto
 		return nil, nil, fmt.Errorf("%s: an instant query needs an explicit evaluation time", what)
 	}
 	what += " (t=" + at.UTC().Format(time.RFC3339Nano) + ")"
-	v, warn, info, err := c.api.Query(ctx, q, at)
-	w := warnings(warn, info)
+	var v model.Value
+	var w Warnings
+	err := c.endpoint.Retry(ctx, func(ctx context.Context) error {
+		var warn v1.Warnings
+		var info v1.Infos
+		var err error
+		v, warn, info, err = c.api.Query(ctx, q, at)
+		w = warnings(warn, info)
+		return c.wrap(ctx, what, err)
+	})
 	if err != nil {
-		return nil, w, c.wrap(ctx, what, err)
+		return nil, w, err
 	}
 	vec, ok := v.(model.Vector)
 	if !ok {
@@ -90,10 +98,18 @@ func (c *Client) Query(ctx context.Context, q string, at time.Time) (model.Vecto
 func (c *Client) QueryRange(ctx context.Context, q string, r v1.Range) (model.Matrix, Warnings, error) {
 	what := fmt.Sprintf("prometheus query_range %q [%s, %s, step %s] at %s", q,
 		r.Start.UTC().Format(time.RFC3339Nano), r.End.UTC().Format(time.RFC3339Nano), r.Step, c.url)
-	v, warn, info, err := c.api.QueryRange(ctx, q, r)
-	w := warnings(warn, info)
+	var v model.Value
+	var w Warnings
+	err := c.endpoint.Retry(ctx, func(ctx context.Context) error {
+		var warn v1.Warnings
+		var info v1.Infos
+		var err error
+		v, warn, info, err = c.api.QueryRange(ctx, q, r)
+		w = warnings(warn, info)
+		return c.wrap(ctx, what, err)
+	})
 	if err != nil {
-		return nil, w, c.wrap(ctx, what, err)
+		return nil, w, err
 	}
 	m, ok := v.(model.Matrix)
 	if !ok {
@@ -107,6 +123,10 @@ func (c *Client) QueryRange(ctx context.Context, q string, r v1.Range) (model.Ma
 // Backends that cannot evaluate it are read from the HTTP Date header
 // (second precision).
 func (c *Client) ServerTime(ctx context.Context) (time.Time, error) {
+	return retry(ctx, c, c.serverTime)
+}
+
+func (c *Client) serverTime(ctx context.Context) (time.Time, error) {
 	what := "prometheus server time at " + c.url
 	v, _, _, err := c.api.Query(ctx, "time()", time.Time{})
 	if err == nil {
@@ -148,34 +168,42 @@ func (c *Client) dateHeader(ctx context.Context) (time.Time, error) {
 // one (negative: behind), taking the middle of the round trip as the moment
 // the server read its clock; rtt bounds the error.
 func (c *Client) ClockOffset(ctx context.Context) (offset, rtt time.Duration, err error) {
-	t0 := time.Now()
-	st, err := c.ServerTime(ctx)
-	t1 := time.Now()
+	// Only the attempt that answered is timed: retries and their waits
+	// would widen rtt and skew the midpoint.
+	err = c.endpoint.Retry(ctx, func(ctx context.Context) error {
+		t0 := time.Now()
+		st, err := c.serverTime(ctx)
+		t1 := time.Now()
+		if err != nil {
+			return err
+		}
+		rtt = t1.Sub(t0)
+		offset = st.Sub(t0.Add(rtt / 2))
+		return nil
+	})
 	if err != nil {
 		return 0, 0, err
 	}
-	rtt = t1.Sub(t0)
-	return st.Sub(t0.Add(rtt / 2)), rtt, nil
+	return offset, rtt, nil
 }
 
 // BuildInfo returns the backend's /api/v1/status/buildinfo.
 func (c *Client) BuildInfo(ctx context.Context) (v1.BuildinfoResult, error) {
-	b, err := c.api.Buildinfo(ctx)
-	if err != nil {
-		return v1.BuildinfoResult{}, c.wrap(ctx, "prometheus buildinfo at "+c.url, err)
-	}
-	return b, nil
+	return retry(ctx, c, func(ctx context.Context) (v1.BuildinfoResult, error) {
+		b, err := c.api.Buildinfo(ctx)
+		return b, c.wrap(ctx, "prometheus buildinfo at "+c.url, err)
+	})
 }
 
 // Alerts returns the alerts of Prometheus' own rule evaluation
 // (/api/v1/alerts): pending and firing, with the time each became active, so
 // "never pending" can be told from "pending, then reset".
 func (c *Client) Alerts(ctx context.Context) ([]v1.Alert, error) {
-	r, err := c.api.Alerts(ctx)
-	if err != nil {
-		return nil, c.wrap(ctx, "prometheus alerts at "+c.url, err)
-	}
-	return r.Alerts, nil
+	r, err := retry(ctx, c, func(ctx context.Context) (v1.AlertsResult, error) {
+		r, err := c.api.Alerts(ctx)
+		return r, c.wrap(ctx, "prometheus alerts at "+c.url, err)
+	})
+	return r.Alerts, err
 }
 
 // ScrapeInterval returns the global scrape_interval from
@@ -198,9 +226,12 @@ func (c *Client) ScrapeInterval(ctx context.Context) (time.Duration, error) {
 }
 
 func (c *Client) configScrapeInterval(ctx context.Context) (time.Duration, error) {
-	cfg, err := c.api.Config(ctx)
+	cfg, err := retry(ctx, c, func(ctx context.Context) (v1.ConfigResult, error) {
+		cfg, err := c.api.Config(ctx)
+		return cfg, c.wrap(ctx, "GET /api/v1/status/config", err)
+	})
 	if err != nil {
-		return 0, c.wrap(ctx, "GET /api/v1/status/config", err)
+		return 0, err
 	}
 	var doc struct {
 		Global struct {
@@ -223,9 +254,12 @@ func (c *Client) configScrapeInterval(ctx context.Context) (time.Duration, error
 // upSpacing reads raw samples through an instant range-vector query: a
 // query_range would resample them on its step grid and hide the real spacing.
 func (c *Client) upSpacing(ctx context.Context) (time.Duration, error) {
-	v, _, _, err := c.api.Query(ctx, "up[1m]", time.Time{})
+	v, err := retry(ctx, c, func(ctx context.Context) (model.Value, error) {
+		v, _, _, err := c.api.Query(ctx, "up[1m]", time.Time{})
+		return v, c.wrap(ctx, `query "up[1m]"`, err)
+	})
 	if err != nil {
-		return 0, c.wrap(ctx, `query "up[1m]"`, err)
+		return 0, err
 	}
 	m, ok := v.(model.Matrix)
 	if !ok {
@@ -244,6 +278,17 @@ func (c *Client) upSpacing(ctx context.Context) (time.Duration, error) {
 	}
 	slices.Sort(gaps)
 	return gaps[len(gaps)/2], nil
+}
+
+// retry runs the idempotent call fn under the client's retry policy.
+func retry[T any](ctx context.Context, c *Client, fn func(ctx context.Context) (T, error)) (T, error) {
+	var out T
+	err := c.endpoint.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = fn(ctx)
+		return err
+	})
+	return out, err
 }
 
 // wrap maps client_golang's errors onto the shared sentinels.
@@ -275,7 +320,7 @@ func (c statusClient) Do(ctx context.Context, req *http.Request) (*http.Response
 		resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnprocessableEntity {
 		return resp, body, err
 	}
-	he := &collectors.HTTPError{URL: req.URL.String(), Status: resp.StatusCode, Body: string(body)}
+	he := collectors.NewHTTPError(resp, body)
 	var env struct {
 		Status    string       `json:"status"`
 		ErrorType v1.ErrorType `json:"errorType"`

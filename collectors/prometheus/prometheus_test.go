@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,7 +95,7 @@ func TestQueryErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.mock.Path = "/api/v1/query"
 			f := collectorstest.NewFake(t, tt.mock)
-			_, _, err := newClient(t, f, collectors.HTTPOptions{}).Query(context.Background(), tt.query, docTime)
+			_, _, err := newClient(t, f, collectors.HTTPOptions{Retry: quickRetry}).Query(context.Background(), tt.query, docTime)
 			require.Error(t, err)
 			if tt.wantIs != nil {
 				assert.ErrorIs(t, err, tt.wantIs)
@@ -102,8 +103,33 @@ func TestQueryErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantText)
 			assert.Contains(t, err.Error(), `prometheus query "`+tt.query+`" at `+f.URL())
 			assert.Equal(t, tt.retryable, collectors.IsRetryable(err))
+			calls := 1
+			if tt.retryable {
+				calls = quickRetry.Attempts
+			}
+			assert.Equal(t, []int{calls}, f.Requests(), "retried exactly when retryable")
 		})
 	}
+}
+
+// quickRetry keeps retrying tests fast.
+var quickRetry = collectors.RetryPolicy{Attempts: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond}
+
+func TestQueryRetriesUntilPrometheusAnswers(t *testing.T) {
+	vector := collectorstest.ReadCorpus(t, "prometheus_api/query_instant_vector_up.json")
+	var calls atomic.Int32
+	f := collectorstest.NewFake(t, collectorstest.Mock{Path: "/api/v1/query", Handler: func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"error","errorType":"unavailable","error":"TSDB not ready"}`))
+			return
+		}
+		_, _ = w.Write(vector)
+	}})
+	vec, _, err := newClient(t, f, collectors.HTTPOptions{Retry: quickRetry}).Query(context.Background(), "up", docTime)
+	require.NoError(t, err)
+	assert.Len(t, vec, 2)
+	assert.Equal(t, int32(3), calls.Load())
 }
 
 func TestQueryNeedsExplicitTime(t *testing.T) {
