@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshdrill/meshdrill/expectations"
+	"github.com/meshdrill/meshdrill/internal/wire"
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
@@ -16,7 +17,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := false
 			for _, f := range args {
-				s, err := expectations.Load(f, expectations.LoadOptions{})
+				s, err := expectations.Load(f, wire.LoadOptions())
 				if err != nil {
 					fmt.Fprintln(g.stderr, err)
 					bad = true

@@ -31,7 +31,7 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 2 a bad suite or usage, 3 could not tell (ERROR).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := expectations.Load(args[0], expectations.LoadOptions{})
+			s, err := expectations.Load(args[0], wire.LoadOptions())
 			if err != nil {
 				return &exitError{code: expectations.ExitUsage, err: err}
 			}

@@ -41,6 +41,14 @@ func (in Injector) Inject(ctx context.Context, d expectations.Drill, runID strin
 		Status:   d.Status,
 	}
 	inj := expectations.Injection{Expected: kind.Expect.Description}
+	if d.ExpectClient != "" {
+		exp, err := fixtures.ParseExpected(d.ExpectClient)
+		if err != nil {
+			return inj, fmt.Errorf("expect_client: %w", err)
+		}
+		plan.Expect = &exp
+		inj.Expected = exp.Description
+	}
 	reqs, err := fixtures.Run(ctx, plan)
 	if err != nil {
 		return inj, err

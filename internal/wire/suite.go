@@ -6,8 +6,12 @@ import (
 	"strings"
 
 	"github.com/meshdrill/meshdrill/collectors"
+	"github.com/meshdrill/meshdrill/collectors/alertmanager"
 	"github.com/meshdrill/meshdrill/collectors/jaeger"
+	"github.com/meshdrill/meshdrill/collectors/loki"
 	"github.com/meshdrill/meshdrill/collectors/prometheus"
+	"github.com/meshdrill/meshdrill/collectors/tempo"
+	"github.com/meshdrill/meshdrill/collectors/zipkin"
 	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/fixtures"
 )
@@ -53,30 +57,71 @@ func secret(env, file string) (string, error) {
 // backend is not declared stay nil (their expectations report ERROR).
 func FromSuite(s expectations.Suite) (expectations.Env, error) {
 	var env expectations.Env
-	if b := s.Backends.Prometheus; b != nil {
-		o, err := HTTPOptions(b)
+	b := s.Backends
+	if b.Prometheus != nil {
+		o, err := HTTPOptions(b.Prometheus)
 		if err != nil {
 			return env, fmt.Errorf("backends.prometheus: %w", err)
 		}
-		c, err := prometheus.New(b.URL, o)
+		c, err := prometheus.New(b.Prometheus.URL, o)
 		if err != nil {
 			return env, fmt.Errorf("backends.prometheus: %w", err)
 		}
 		env.Metrics = Metrics{Client: c}
+		env.Alerts = map[string]expectations.AlertSource{"prometheus": PromAlerts{Client: c}}
 	}
-	if len(s.Backends.LogFiles) > 0 {
-		env.Logs = Logs{Paths: s.Backends.LogFiles}
+	if b.Alertmanager != nil {
+		o, err := HTTPOptions(b.Alertmanager)
+		if err != nil {
+			return env, fmt.Errorf("backends.alertmanager: %w", err)
+		}
+		c, err := alertmanager.New(b.Alertmanager.URL, o)
+		if err != nil {
+			return env, fmt.Errorf("backends.alertmanager: %w", err)
+		}
+		if env.Alerts == nil {
+			env.Alerts = map[string]expectations.AlertSource{}
+		}
+		env.Alerts["alertmanager"] = Alertmanager{Client: c, URL: collectors.Redact(b.Alertmanager.URL)}
 	}
-	if b := s.Backends.Jaeger; b != nil {
-		o, err := HTTPOptions(b)
+	switch {
+	case len(b.LogFiles) > 0:
+		env.Logs = Logs{Paths: b.LogFiles}
+	case b.Loki != nil:
+		o, err := HTTPOptions(b.Loki)
 		if err != nil {
-			return env, fmt.Errorf("backends.traces.jaeger: %w", err)
+			return env, fmt.Errorf("backends.logs.loki: %w", err)
 		}
-		c, err := jaeger.New(b.URL, o)
+		c, err := loki.New(b.Loki.URL, o)
 		if err != nil {
-			return env, fmt.Errorf("backends.traces.jaeger: %w", err)
+			return env, fmt.Errorf("backends.logs.loki: %w", err)
 		}
-		env.Traces = Traces{Client: c, URL: collectors.Redact(b.URL)}
+		env.Logs = Loki{Client: c, Selector: b.Loki.Selector, URL: collectors.Redact(b.Loki.URL)}
+	case b.VictoriaLogs != nil:
+		return env, fmt.Errorf("backends.logs.victorialogs: not wired yet in this build")
+	}
+	traces := []struct {
+		name string
+		hb   *expectations.HTTPBackend
+		mk   func(string, collectors.HTTPOptions) (traceLookup, error)
+	}{
+		{"jaeger", b.Jaeger, func(u string, o collectors.HTTPOptions) (traceLookup, error) { return jaeger.New(u, o) }},
+		{"tempo", b.Tempo, func(u string, o collectors.HTTPOptions) (traceLookup, error) { return tempo.New(u, o) }},
+		{"zipkin", b.Zipkin, func(u string, o collectors.HTTPOptions) (traceLookup, error) { return zipkin.New(u, o) }},
+	}
+	for _, tb := range traces {
+		if tb.hb == nil {
+			continue
+		}
+		o, err := HTTPOptions(tb.hb)
+		if err != nil {
+			return env, fmt.Errorf("backends.traces.%s: %w", tb.name, err)
+		}
+		c, err := tb.mk(tb.hb.URL, o)
+		if err != nil {
+			return env, fmt.Errorf("backends.traces.%s: %w", tb.name, err)
+		}
+		env.Traces = Traces{Client: c, Name: tb.name + " " + collectors.Redact(tb.hb.URL)}
 	}
 	inj := Injector{Targets: s.Targets, Rate: s.Defaults.Rate}
 	if s.Identities.CACertFile != "" {
@@ -94,4 +139,13 @@ func FromSuite(s expectations.Suite) (expectations.Env, error) {
 	}
 	env.Injector = inj
 	return env, nil
+}
+
+// LoadOptions are the loader options every command uses: the injector's
+// vocabulary validates expect_client at load, before any traffic.
+func LoadOptions() expectations.LoadOptions {
+	return expectations.LoadOptions{CheckExpectClient: func(s string) error {
+		_, err := fixtures.ParseExpected(s)
+		return err
+	}}
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/meshdrill/meshdrill/collectors"
 	"github.com/meshdrill/meshdrill/collectors/accesslog"
-	"github.com/meshdrill/meshdrill/collectors/jaeger"
 	"github.com/meshdrill/meshdrill/collectors/prometheus"
 	"github.com/meshdrill/meshdrill/expectations"
 )
@@ -61,6 +61,13 @@ func (l Logs) ByRequestID(ctx context.Context, ids []string) (map[string]expecta
 	return out, nil
 }
 
+// Grep scans the files for raw lines containing each needle, whatever their
+// format. The files carry no time meshdrill can read in general, so the
+// window is not applied.
+func (l Logs) Grep(ctx context.Context, needles []string, _, _ time.Time) (map[string][]string, error) {
+	return grepFiles(ctx, l.Paths, needles)
+}
+
 // ByRemoteAddress scans the files for listener lines from the addresses.
 func (l Logs) ByRemoteAddress(ctx context.Context, addrs []string, since, until time.Time) ([]expectations.LogRecord, error) {
 	res, err := accesslog.Scan(ctx, l.Paths, accesslog.Query{DownstreamRemote: addrs, Since: since, Until: until})
@@ -87,19 +94,24 @@ func record(e accesslog.Entry) expectations.LogRecord {
 	}
 }
 
-// Traces reads a Jaeger query API.
+// traceLookup is what every trace collector offers.
+type traceLookup interface {
+	Trace(ctx context.Context, traceID string) (*collectors.Trace, error)
+}
+
+// Traces reads a trace backend (Jaeger, Tempo, Zipkin) by trace id.
 type Traces struct {
-	Client *jaeger.Client
-	URL    string
+	Client traceLookup
+	Name   string // "jaeger http://…", for reports
 }
 
 // Describe names the backend.
-func (t Traces) Describe() string { return "jaeger " + t.URL }
+func (t Traces) Describe() string { return t.Name }
 
 // Trace looks a trace up by id.
 func (t Traces) Trace(ctx context.Context, id string) ([]expectations.Span, error) {
 	tr, err := t.Client.Trace(ctx, id)
-	if errors.Is(err, jaeger.ErrNotFound) {
+	if errors.Is(err, collectors.ErrTraceNotFound) {
 		return nil, fmt.Errorf("%w: %s", expectations.ErrTraceNotFound, id)
 	}
 	if err != nil {

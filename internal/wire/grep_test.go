@@ -1,0 +1,36 @@
+package wire
+
+import (
+	"compress/gzip"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestGrepFiles(t *testing.T) {
+	dir := t.TempDir()
+	plain := "a 127.0.0.1:40001 x\nb id-1 403\nc id-2 200\nd id-1 again\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "edge.log"), []byte(plain), 0o644))
+	f, err := os.Create(filepath.Join(dir, "edge.1.log.gz"))
+	require.NoError(t, err)
+	gz := gzip.NewWriter(f)
+	_, _ = gz.Write([]byte("old id-3 403\n" + strings.Repeat("noise\n", 10000)))
+	require.NoError(t, gz.Close())
+	require.NoError(t, f.Close())
+
+	got, err := Logs{Paths: []string{filepath.Join(dir, "edge*.log*")}}.Grep(context.Background(), []string{"id-1", "id-3", "127.0.0.1:40001", "id-9"}, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b id-1 403", "d id-1 again"}, got["id-1"])
+	assert.Equal(t, []string{"old id-3 403"}, got["id-3"])
+	assert.Equal(t, []string{"a 127.0.0.1:40001 x"}, got["127.0.0.1:40001"])
+	assert.NotContains(t, got, "id-9")
+
+	_, err = Logs{Paths: []string{filepath.Join(dir, "none-*.log")}}.Grep(context.Background(), []string{"x"}, time.Time{}, time.Time{})
+	assert.ErrorContains(t, err, "no log file matches")
+}
