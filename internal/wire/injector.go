@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/fixtures"
@@ -13,11 +14,37 @@ import (
 type Injector struct {
 	Targets map[string]expectations.Target
 	CA      *fixtures.CA
-	Rate    float64
+	Rate    float64 // per target, shared by every drill aimed at it
+
+	mu     sync.Mutex
+	pacers map[string]*fixtures.Pacer
+}
+
+// pacer returns the target's shared pacer, so concurrent drills cannot add
+// up to more than the target's rate.
+func (in *Injector) pacer(target string) (*fixtures.Pacer, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if p, ok := in.pacers[target]; ok {
+		return p, nil
+	}
+	rate := in.Rate
+	if rate == 0 {
+		rate = fixtures.DefaultRate
+	}
+	p, err := fixtures.NewPacer(rate)
+	if err != nil {
+		return nil, err
+	}
+	if in.pacers == nil {
+		in.pacers = map[string]*fixtures.Pacer{}
+	}
+	in.pacers[target] = p
+	return p, nil
 }
 
 // Inject sends one drill's requests and converts the ground truth.
-func (in Injector) Inject(ctx context.Context, d expectations.Drill, runID string) (expectations.Injection, error) {
+func (in *Injector) Inject(ctx context.Context, d expectations.Drill, runID string) (expectations.Injection, error) {
 	kind, ok := fixtures.Registry[d.Kind]
 	if !ok {
 		return expectations.Injection{}, fmt.Errorf("no injector for drill kind %q", d.Kind)
@@ -40,6 +67,11 @@ func (in Injector) Inject(ctx context.Context, d expectations.Drill, runID strin
 		Delay:    d.Delay,
 		Status:   d.Status,
 	}
+	pacer, err := in.pacer(d.Target)
+	if err != nil {
+		return expectations.Injection{}, err
+	}
+	plan.Pacer = pacer
 	inj := expectations.Injection{Expected: kind.Expect.Description}
 	if d.ExpectClient != "" {
 		exp, err := fixtures.ParseExpected(d.ExpectClient)

@@ -123,7 +123,7 @@ func FromSuite(s expectations.Suite) (expectations.Env, error) {
 		}
 		env.Traces = Traces{Client: c, Name: tb.name + " " + collectors.Redact(tb.hb.URL)}
 	}
-	inj := Injector{Targets: s.Targets, Rate: s.Defaults.Rate}
+	inj := &Injector{Targets: s.Targets, Rate: s.Defaults.Rate}
 	if s.Identities.CACertFile != "" {
 		certPEM, err := os.ReadFile(s.Identities.CACertFile)
 		if err != nil {
