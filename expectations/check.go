@@ -8,6 +8,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // Signals an expectation reads.
@@ -131,7 +134,7 @@ func (m *metricDelta) prepare(ctx context.Context, env *Env) error {
 	}
 	m.baseAt = at
 	if m.valueMode {
-		return nil
+		return checkRangeWindows(m.selector, env.ScrapeInterval)
 	}
 	if m.base, err = snapshot(ctx, env.Metrics, m.selector, at); err != nil {
 		return fmt.Errorf("baseline: %w", err)
@@ -471,4 +474,25 @@ func (t *traceByID) poll(ctx context.Context, env *Env, reqs []SentRequest) obse
 		got += fmt.Sprintf(", %d lookups failed (%v)", failed, firstErr)
 	}
 	return observation{held: ok == len(reqs), got: got, raw: strings.TrimSuffix(raw.String(), "\n"), window: env.Traces.Describe()}
+}
+
+// checkRangeWindows refuses range selectors shorter than four scrape
+// intervals: rate() and increase() over them can be empty (prometheus#1428).
+func checkRangeWindows(q string, scrape time.Duration) error {
+	if scrape <= 0 {
+		return nil
+	}
+	expr, err := parser.ParseExpr(q)
+	if err != nil {
+		return fmt.Errorf("bad PromQL: %w", err)
+	}
+	var problem error
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if ms, ok := n.(*parser.MatrixSelector); ok && problem == nil && ms.Range < 4*scrape {
+			problem = fmt.Errorf("the range [%s] is shorter than four scrape intervals (%s each) and can be empty; use [%s] or more",
+				model.Duration(ms.Range), scrape, model.Duration(4*scrape))
+		}
+		return nil
+	})
+	return problem
 }

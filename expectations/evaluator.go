@@ -19,6 +19,10 @@ type Env struct {
 	Alerts   map[string]AlertSource
 	Injector Injector
 	Clock    Clock
+	// ScrapeInterval is the metrics backend's measured scrape interval (0 =
+	// unknown). Metric windows shorter than it allows are widened, and rate
+	// windows too short for it are refused.
+	ScrapeInterval time.Duration
 	// Progress, when set, is told what each drill is doing and waiting for.
 	Progress func(Progress)
 }
@@ -43,6 +47,7 @@ type Result struct {
 	Reason   string // blind spots: why the signal cannot carry the event
 	Fix      string // blind spots: what would make it visible
 	Raw      string // the raw answer behind Got, on failure
+	Note     string // how the window was chosen, when meshdrill changed it
 	Polls    int
 	Elapsed  time.Duration // from the end of the injection to the evidence
 }
@@ -183,6 +188,10 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 	if w, ok := c.(windowed); ok {
 		window, full = w.deadline(d), w.fullWindow()
 	}
+	if min := minMetricWindow(env.ScrapeInterval); c.signal() == SignalMetrics && window < min {
+		res.Note = fmt.Sprintf("window widened from %s to %s: a sample needs up to two scrape intervals (%s) to appear", window, min, env.ScrapeInterval)
+		window = min
+	}
 	deadline := injected.Add(window)
 	env.progress(Progress{Drill: d.Name, Stage: "await", Message: fmt.Sprintf("waiting for %s: %s", c.signal(), c.title()), Until: deadline})
 	wait := 100 * time.Millisecond
@@ -307,4 +316,14 @@ func verdictsOf(dr DrillResult) []Verdict {
 		vs = append(vs, r.Verdict)
 	}
 	return vs
+}
+
+// minMetricWindow is the shortest wait in which a counter that moved right
+// after the baseline is sure to be scraped and queryable: two scrape
+// intervals plus a second of ingestion lag.
+func minMetricWindow(scrape time.Duration) time.Duration {
+	if scrape <= 0 {
+		return 0
+	}
+	return 2*scrape + time.Second
 }

@@ -185,3 +185,30 @@ func TestExplicitChecks(t *testing.T) {
 		})
 	}
 }
+
+func TestWindowsFollowTheScrapeInterval(t *testing.T) {
+	start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	run := func(e Expect, scrape time.Duration) Result {
+		clock := &fakeClock{now: start}
+		s := genericSuite(e)
+		s.Drills[0].Deadline = 5 * time.Second
+		env := Env{
+			Metrics:        &fakeMetrics{clock: clock, answer: func(string, int) ([]Series, error) { return nil, nil }},
+			Injector:       fakeInjector{match: Matched, status: 403},
+			Clock:          clock,
+			ScrapeInterval: scrape,
+		}
+		return Run(context.Background(), s, env, "r").Drills[0].Results[0]
+	}
+	r := run(Expect{Metric: &MetricExpect{Query: "denied_total", Want: Want{Op: ">=", Count: true}}}, 30*time.Second)
+	assert.Equal(t, Fail, r.Verdict)
+	assert.Contains(t, r.Note, "window widened from 5s to 1m1s")
+	assert.Contains(t, r.Got, "by the deadline (1m1s)")
+
+	r = run(Expect{Metric: &MetricExpect{Query: "sum(rate(x_total[1m]))", Mode: "value", Want: Want{Op: ">", Value: 0}}}, 30*time.Second)
+	assert.Equal(t, Error, r.Verdict)
+	assert.Contains(t, r.Got, "the range [1m] is shorter than four scrape intervals (30s each) and can be empty; use [2m] or more")
+
+	r = run(Expect{Metric: &MetricExpect{Query: "denied_total", Want: Want{Op: ">=", Count: true}}}, time.Second)
+	assert.Empty(t, r.Note, "a 5s window is enough for a 1s scrape")
+}

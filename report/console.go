@@ -58,6 +58,9 @@ func Console(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
 				}
 				fmt.Fprintf(ew, "               query    %s\n", q)
 			}
+			if r.Note != "" {
+				fmt.Fprintf(ew, "               note     %s\n", r.Note)
+			}
 			if r.Raw != "" && (o.Verbose || r.Verdict != expectations.Pass) {
 				for _, line := range strings.Split(r.Raw, "\n") {
 					fmt.Fprintf(ew, "               | %s\n", line)

@@ -116,6 +116,7 @@ func demoRun(ctx context.Context, l *lab.Lab, g *globals, o demoOptions) (expect
 	if err != nil {
 		return expectations.Report{}, err
 	}
+	measureScrape(ctx, g, &env)
 	if !g.quiet {
 		env.Progress = progressPrinter(g.stderr)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -45,6 +46,7 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 			if err != nil {
 				return usageError("%v", err)
 			}
+			measureScrape(cmd.Context(), g, &env)
 			if !g.quiet {
 				env.Progress = progressPrinter(g.stderr)
 			}
@@ -87,4 +89,15 @@ func printPlan(w io.Writer, s expectations.Suite) error {
 		}
 	}
 	return nil
+}
+
+// measureScrape reads the metrics backend's scrape interval into env; when
+// it cannot, windows are used as the suite gives them, and the user is told.
+func measureScrape(ctx context.Context, g *globals, env *expectations.Env) {
+	si, err := wire.MeasureScrapeInterval(ctx, *env)
+	if err != nil {
+		fmt.Fprintf(g.stderr, "meshdrill: could not measure the scrape interval (%v); metric windows are used as the suite gives them\n", err)
+		return
+	}
+	env.ScrapeInterval = si
 }

@@ -126,3 +126,16 @@ func (t Traces) Trace(ctx context.Context, id string) ([]expectations.Span, erro
 	}
 	return out, nil
 }
+
+// MeasureScrapeInterval asks the metrics backend for its scrape interval, so
+// the evaluator can size metric windows from it. Zero when there is no
+// metrics backend.
+func MeasureScrapeInterval(ctx context.Context, env expectations.Env) (time.Duration, error) {
+	m, ok := env.Metrics.(Metrics)
+	if !ok {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return m.Client.ScrapeInterval(ctx)
+}
