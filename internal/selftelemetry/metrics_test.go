@@ -140,6 +140,7 @@ func TestPushMetricsErrors(t *testing.T) {
 			for _, w := range tt.wantErr {
 				assert.Contains(t, err.Error(), w)
 			}
+			t.Log(err)
 			assert.NotContains(t, err.Error(), "s3cret")
 		})
 	}

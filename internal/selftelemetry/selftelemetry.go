@@ -70,9 +70,11 @@ func (e endpoint) String() string { return collectors.Redact(e.url.String()) }
 func callError(ctx context.Context, what string, err error) error {
 	collectors.RedactError(err)
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		budget := "the caller's deadline"
 		if cause := context.Cause(ctx); cause != nil && cause != context.DeadlineExceeded {
-			return fmt.Errorf("%s: %v ran out: %w", what, cause, err)
+			budget = cause.Error()
 		}
+		return fmt.Errorf("%s: %s ran out: %w", what, budget, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
