@@ -30,8 +30,9 @@ type Env struct {
 // Progress is one step of a drill, for live output.
 type Progress struct {
 	Drill   string
-	Stage   string // "baseline", "inject", "await", "done"
+	Stage   string // "baseline", "inject", "await", "checked" (one expectation decided), "done"
 	Message string
+	Check   string // await and checked: the expectation, "signal: name"
 	Until   time.Time
 }
 
@@ -193,7 +194,8 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 		window = min
 	}
 	deadline := injected.Add(window)
-	env.progress(Progress{Drill: d.Name, Stage: "await", Message: fmt.Sprintf("waiting for %s: %s", c.signal(), c.title()), Until: deadline})
+	check := c.signal() + ": " + c.title()
+	env.progress(Progress{Drill: d.Name, Stage: "await", Message: "waiting for " + check, Check: check, Until: deadline})
 	wait := 100 * time.Millisecond
 	var answered bool
 	var last observation
@@ -228,6 +230,9 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 		}
 	}
 	res.Elapsed = env.Clock.Now().Sub(injected)
+	defer func() {
+		env.progress(Progress{Drill: d.Name, Stage: "checked", Message: fmt.Sprintf("%s: %s", check, res.Verdict), Check: check})
+	}()
 	switch {
 	case answered && last.held:
 		res.Verdict, res.Got = Pass, last.got

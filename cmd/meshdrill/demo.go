@@ -117,10 +117,11 @@ func demoRun(ctx context.Context, l *lab.Lab, g *globals, o demoOptions) (expect
 		return expectations.Report{}, err
 	}
 	measureScrape(ctx, g, &env)
-	if !g.quiet {
-		env.Progress = progressPrinter(g.stderr)
-	}
-	return expectations.Run(ctx, s, env, newRunID()), nil
+	pr := newProgress(ctx, g, drillNames(s))
+	env.Progress = pr.handle
+	rep := expectations.Run(ctx, s, env, newRunID())
+	pr.wait()
+	return rep, nil
 }
 
 // progressPrinter reports each drill's stages on w, one line each.

@@ -47,10 +47,10 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 				return usageError("%v", err)
 			}
 			measureScrape(cmd.Context(), g, &env)
-			if !g.quiet {
-				env.Progress = progressPrinter(g.stderr)
-			}
+			pr := newProgress(cmd.Context(), g, drillNames(s))
+			env.Progress = pr.handle
 			rep := expectations.Run(cmd.Context(), s, env, newRunID())
+			pr.wait()
 			if err := report.Console(g.stdout, rep, report.ConsoleOptions{Color: g.color(), Verbose: g.debug}); err != nil {
 				return &exitError{code: expectations.ExitError, err: err}
 			}
