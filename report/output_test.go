@@ -111,3 +111,20 @@ func TestWriteOutputsKeepsGoing(t *testing.T) {
 	require.Error(t, err)
 	assert.FileExists(t, good)
 }
+
+func FuzzParseOutputSpec(f *testing.F) {
+	for _, s := range []string{"json=r.json", "markdown", "junit=-", "=x", "json=", "x=y=z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := ParseOutputSpec(s)
+		if err != nil {
+			return
+		}
+		assert.NotEmpty(t, o.Path)
+		assert.Contains(t, Formats(), o.Format)
+		again, err := ParseOutputSpec(o.String())
+		require.NoError(t, err)
+		assert.Equal(t, o, again)
+	})
+}
