@@ -17,8 +17,9 @@ var crossChecks = map[string][]string{
 
 // TestDependencyDirection keeps collectors a leaf: no subpackage (tests
 // included) imports the evaluator, the injector, the lab or a sibling
-// backend; only this parent package and the shared test helpers (and, in
-// tests, internal/testenv, which starts real backends).
+// backend; only this parent package, its internal decoders shared by
+// several backends, and the shared test helpers (and, in tests,
+// internal/testenv, which starts real backends).
 //
 // The one exception is crossChecks: an external test package may use a
 // sibling to show that what its backend returns is evidence the sibling
@@ -43,6 +44,7 @@ func TestDependencyDirection(t *testing.T) {
 			}
 			rel := strings.TrimPrefix(d, module)
 			allowed := rel == "collectors" || rel == "collectors/collectorstest" || rel == "internal/testenv" || rel == own ||
+				strings.HasPrefix(rel, "collectors/internal/") ||
 				strings.HasSuffix(pkg, ".test") || slices.Contains(crossChecks[strings.TrimPrefix(pkg, module)], rel)
 			assert.True(t, allowed, "%s imports %s", pkg, d)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meshdrill/meshdrill/collectors"
+	"github.com/meshdrill/meshdrill/collectors/internal/otlpjson"
 )
 
 // ErrNotFound is collectors.ErrTraceNotFound, shared by the trace backends.
@@ -38,6 +39,25 @@ func New(url string, o collectors.HTTPOptions) (*Client, error) {
 // A 404 or a trace without spans wraps ErrNotFound.
 func (c *Client) Trace(ctx context.Context, traceID string) (*collectors.Trace, error) {
 	return c.ep.LookupTrace(ctx, traceID, func(id string) string { return "/api/v2/traces/" + id }, DecodeTrace)
+}
+
+// DecodeTrace decodes an OTLP JSON trace: Tempo's {"trace": …} wrapper, a
+// bare {"resourceSpans": …} (an OTLP export request) or older Tempo's
+// {"batches": …}. All spans must belong to one trace.
+func DecodeTrace(body []byte) (*collectors.Trace, error) {
+	spans, err := otlpjson.Spans(body)
+	if err != nil {
+		return nil, err
+	}
+	out := &collectors.Trace{Spans: spans}
+	for _, s := range spans {
+		if out.ID == "" {
+			out.ID = s.TraceID
+		} else if s.TraceID != out.ID {
+			return nil, fmt.Errorf("decoding otlp trace: spans of two traces, %s and %s", out.ID, s.TraceID)
+		}
+	}
+	return out, nil
 }
 
 // SearchHit is one trace found by Search.

@@ -1,4 +1,8 @@
-package tempo
+// Package otlpjson decodes OTLP trace data in its protobuf-JSON mapping
+// (what Tempo serves, what an OTLP/HTTP JSON exporter sends, what the
+// OpenTelemetry Collector's file exporter writes) into the collectors' span
+// model. It is shared by the trace readers and not meant for use elsewhere.
+package otlpjson
 
 import (
 	"bytes"
@@ -11,8 +15,8 @@ import (
 	"github.com/meshdrill/meshdrill/collectors"
 )
 
-// OTLP protobuf-JSON, as Tempo serves it: ids in base64 (or hex from other
-// producers), 64-bit numbers as strings or numbers, enums as names or numbers.
+// OTLP protobuf-JSON as producers write it: ids in base64 (Tempo) or hex
+// (the OTLP JSON mapping), 64-bit numbers as strings or numbers, enums as names or numbers.
 type (
 	otlpTrace struct {
 		Trace         *otlpTrace      `json:"trace"` // /api/v2/traces wraps the trace
@@ -70,10 +74,11 @@ var spanKinds = map[string]string{
 	"5": "consumer", "SPAN_KIND_CONSUMER": "consumer",
 }
 
-// DecodeTrace decodes an OTLP JSON trace: Tempo's {"trace": …} wrapper, a
-// bare {"resourceSpans": …} (an OTLP export request) or older Tempo's
-// {"batches": …}. All spans must belong to one trace.
-func DecodeTrace(body []byte) (*collectors.Trace, error) {
+// Spans decodes an OTLP JSON document: an ExportTraceServiceRequest or
+// TracesData ({"resourceSpans": …}), Tempo's {"trace": …} wrapper, or older
+// Tempo's {"batches": …}. Its spans may belong to several traces; each comes
+// with its resource's service.name.
+func Spans(body []byte) ([]collectors.Span, error) {
 	var t otlpTrace
 	if err := json.Unmarshal(body, &t); err != nil {
 		return nil, fmt.Errorf("decoding otlp trace: %w", err)
@@ -81,7 +86,7 @@ func DecodeTrace(body []byte) (*collectors.Trace, error) {
 	if t.Trace != nil {
 		t = *t.Trace
 	}
-	out := &collectors.Trace{}
+	var out []collectors.Span
 	for _, rs := range append(t.ResourceSpans, t.Batches...) {
 		service := ""
 		for _, kv := range rs.Resource.Attributes {
@@ -93,14 +98,9 @@ func DecodeTrace(body []byte) (*collectors.Trace, error) {
 			for _, os := range ss.Spans {
 				s, err := os.span(service)
 				if err != nil {
-					return nil, fmt.Errorf("decoding otlp span %d: %w", len(out.Spans), err)
+					return nil, fmt.Errorf("decoding otlp span %d: %w", len(out), err)
 				}
-				if out.ID == "" {
-					out.ID = s.TraceID
-				} else if s.TraceID != out.ID {
-					return nil, fmt.Errorf("decoding otlp trace: spans of two traces, %s and %s", out.ID, s.TraceID)
-				}
-				out.Spans = append(out.Spans, s)
+				out = append(out, s)
 			}
 		}
 	}
