@@ -225,8 +225,8 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 		if err := env.Clock.Sleep(ctx, min(wait, remaining)); err != nil {
 			break
 		}
-		if wait *= 2; wait > time.Second {
-			wait = time.Second
+		if wait *= 2; wait > d.PollInterval && d.PollInterval > 0 {
+			wait = d.PollInterval
 		}
 	}
 	res.Elapsed = env.Clock.Now().Sub(injected)

@@ -88,7 +88,19 @@ type fileTarget struct {
 }
 
 type fileIdentities struct {
-	CA *fileCA `yaml:"ca"`
+	CA          *fileCA                `yaml:"ca"`
+	Files       map[string]fileKeyPair `yaml:"files"`
+	WorkloadAPI *fileWorkloadAPI       `yaml:"workload_api"`
+}
+
+type fileKeyPair struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+type fileWorkloadAPI struct {
+	// Socket is the SPIFFE Workload API address; "" reads SPIFFE_ENDPOINT_SOCKET.
+	Socket string `yaml:"socket"`
 }
 
 type fileCA struct {
@@ -168,13 +180,14 @@ type fileBlindSpot struct {
 }
 
 type fileInject struct {
-	Kind     string   `yaml:"kind"`
-	Count    int      `yaml:"count"`
-	Identity string   `yaml:"identity"`
-	Method   string   `yaml:"method"`
-	Path     string   `yaml:"path"`
-	Delay    Duration `yaml:"delay"`
-	Status   int      `yaml:"status"`
+	Kind         string   `yaml:"kind"`
+	IdentityFrom string   `yaml:"identity_from"`
+	Count        int      `yaml:"count"`
+	Identity     string   `yaml:"identity"`
+	Method       string   `yaml:"method"`
+	Path         string   `yaml:"path"`
+	Delay        Duration `yaml:"delay"`
+	Status       int      `yaml:"status"`
 }
 
 // Backends says where evidence is read from. At most one log backend and
@@ -208,10 +221,18 @@ type HTTPBackend struct {
 	Selector           string
 }
 
-// Identities says where injector certificates come from.
+// Identities says where injector certificates come from: forged from the
+// mesh CA (test clusters), read from files, or fetched from the SPIFFE
+// Workload API when meshdrill runs as a workload in the mesh.
 type Identities struct {
 	CACertFile, CAKeyFile string
+	Files                 map[string]KeyPair
+	WorkloadAPI           bool
+	WorkloadAPISocket     string
 }
+
+// KeyPair names a certificate and key in PEM files.
+type KeyPair struct{ CertFile, KeyFile string }
 
 // LoadOptions tune Load.
 type LoadOptions struct {
@@ -351,6 +372,19 @@ func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
 	if ca := f.Identities.CA; ca != nil {
 		s.Identities = Identities{CACertFile: resolve(dir, ca.CertFile), CAKeyFile: resolve(dir, ca.KeyFile)}
 	}
+	for name, kp := range f.Identities.Files {
+		if s.Identities.Files == nil {
+			s.Identities.Files = map[string]KeyPair{}
+		}
+		p := "identities.files." + name
+		if kp.CertFile == "" || kp.KeyFile == "" {
+			d.fieldErr(p, "give cert_file and key_file")
+		}
+		s.Identities.Files[name] = KeyPair{CertFile: resolve(dir, kp.CertFile), KeyFile: resolve(dir, kp.KeyFile)}
+	}
+	if w := f.Identities.WorkloadAPI; w != nil {
+		s.Identities.WorkloadAPI, s.Identities.WorkloadAPISocket = true, w.Socket
+	}
 	if _, set := d.pos["defaults.count"]; set && f.Defaults.Count < 1 {
 		d.fieldErr("defaults.count", "must be at least 1, got %d", f.Defaults.Count)
 	}
@@ -362,7 +396,7 @@ func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
 			Name: fd.Name, Kind: fd.Inject.Kind, Target: fd.Target, Count: fd.Inject.Count,
 			Identity: fd.Inject.Identity, Method: fd.Inject.Method, Path: fd.Inject.Path,
 			Delay: time.Duration(fd.Inject.Delay), Status: fd.Inject.Status, Deadline: time.Duration(fd.Deadline),
-			ExpectClient: fd.ExpectClient,
+			ExpectClient: fd.ExpectClient, IdentityFrom: fd.Inject.IdentityFrom,
 		}
 		for j, fe := range fd.Expect {
 			if e, ok := d.convertExpect(fe, fmt.Sprintf("drills[%d].expect[%d]", i, j)); ok {
@@ -468,13 +502,29 @@ func (d *strictDecoder) validate(s Suite) {
 		if dr.Identity != "" && !spiffeID.MatchString(dr.Identity) {
 			d.fieldErr(ip+".identity", "not a SPIFFE ID: %q", dr.Identity)
 		}
-		if needsIdentity[dr.Kind] {
-			if dr.Identity == "" {
-				d.fieldErr(ip, "identity: a %s drill presents a SPIFFE identity; name it (spiffe://…)", dr.Kind)
+		switch from := dr.IdentityFrom; {
+		case from == "":
+			if needsIdentity[dr.Kind] {
+				if dr.Identity == "" {
+					d.fieldErr(ip, "identity: a %s drill presents a SPIFFE identity; name it (spiffe://…), or give identity_from", dr.Kind)
+				}
+				if meshSigned[dr.Kind] && needCA == "" {
+					needCA = ip + ".identity"
+				}
 			}
-			if meshSigned[dr.Kind] && needCA == "" {
-				needCA = ip + ".identity"
+		case from == "workload_api":
+			if !s.Identities.WorkloadAPI {
+				d.fieldErr(ip+".identity_from", "workload_api needs identities.workload_api")
 			}
+		case strings.HasPrefix(from, "files."):
+			if _, ok := s.Identities.Files[strings.TrimPrefix(from, "files.")]; !ok {
+				d.fieldErr(ip+".identity_from", "%q is not in identities.files (known: %s)", from, strings.Join(sortedKeys(s.Identities.Files), ", "))
+			}
+		default:
+			d.fieldErr(ip+".identity_from", "must be files.<name> or workload_api, got %q", from)
+		}
+		if dr.IdentityFrom != "" && dr.Identity != "" {
+			d.fieldErr(ip+".identity", "give identity (forged from the CA) or identity_from, not both")
 		}
 		if !methodName.MatchString(dr.Method) {
 			d.fieldErr(ip+".method", "not an HTTP method: %q", dr.Method)

@@ -62,11 +62,15 @@ type Drill struct {
 	Target   string
 	Count    int
 	Identity string // SPIFFE ID the injector presents (forged from the CA)
-	Method   string
-	Path     string        // "" = the kind's own (latency: /delay/<ms>, error-burst: /status/<code>)
-	Delay    time.Duration // latency drills
-	Status   int           // error-burst drills
-	Deadline time.Duration
+	// IdentityFrom takes the certificate from identities instead:
+	// "files.<name>" or "workload_api". The SPIFFE ID is then read from the
+	// certificate (see wire.ResolveIdentities) before the drill is planned.
+	IdentityFrom string
+	Method       string
+	Path         string        // "" = the kind's own (latency: /delay/<ms>, error-burst: /status/<code>)
+	Delay        time.Duration // latency drills
+	Status       int           // error-burst drills
+	Deadline     time.Duration
 	// ExpectClient overrides the kind's expected client outcome (e.g.
 	// "http 400" for an edge that answers plaintext with a 400).
 	ExpectClient string
@@ -105,6 +109,9 @@ func (s Suite) WithDefaults() Suite {
 		}
 		if dr.Deadline == 0 {
 			dr.Deadline = d.Deadline
+		}
+		if dr.PollInterval == 0 {
+			dr.PollInterval = d.PollInterval
 		}
 		if dr.Method == "" {
 			dr.Method = "GET"

@@ -39,10 +39,14 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 			if s, err = s.Select(o.selectRE); err != nil {
 				return usageError("%v", err)
 			}
+			certs, err := wire.ResolveIdentities(cmd.Context(), &s)
+			if err != nil {
+				return usageError("%v", err)
+			}
 			if o.dryRun {
 				return printPlan(g.stdout, s)
 			}
-			env, err := wire.FromSuite(s)
+			env, err := wire.FromSuite(s, certs)
 			if err != nil {
 				return usageError("%v", err)
 			}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sync"
 
@@ -15,6 +16,9 @@ type Injector struct {
 	Targets map[string]expectations.Target
 	CA      *fixtures.CA
 	Rate    float64 // per target, shared by every drill aimed at it
+	// Certs are certificates by drill name (identity_from); others forge
+	// their identity from CA.
+	Certs map[string]*tls.Certificate
 
 	mu     sync.Mutex
 	pacers map[string]*fixtures.Pacer
@@ -66,6 +70,7 @@ func (in *Injector) Inject(ctx context.Context, d expectations.Drill, runID stri
 		Path:     d.Path,
 		Delay:    d.Delay,
 		Status:   d.Status,
+		Identity: in.Certs[d.Name],
 	}
 	pacer, err := in.pacer(d.Target)
 	if err != nil {

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"crypto/tls"
 	"fmt"
 	"os"
 	"strings"
@@ -55,7 +56,8 @@ func secret(env, file string) (string, error) {
 // FromSuite builds the evaluator's environment from a loaded suite: the
 // collectors for its backends and an injector for its targets. Signals whose
 // backend is not declared stay nil (their expectations report ERROR).
-func FromSuite(s expectations.Suite) (expectations.Env, error) {
+// certs are the drills' loaded identities (ResolveIdentities), may be nil.
+func FromSuite(s expectations.Suite, certs ...map[string]*tls.Certificate) (expectations.Env, error) {
 	var env expectations.Env
 	b := s.Backends
 	if b.Prometheus != nil {
@@ -124,6 +126,9 @@ func FromSuite(s expectations.Suite) (expectations.Env, error) {
 		env.Traces = Traces{Client: c, Name: tb.name + " " + collectors.Redact(tb.hb.URL)}
 	}
 	inj := &Injector{Targets: s.Targets, Rate: s.Defaults.Rate}
+	if len(certs) > 0 {
+		inj.Certs = certs[0]
+	}
 	if s.Identities.CACertFile != "" {
 		certPEM, err := os.ReadFile(s.Identities.CACertFile)
 		if err != nil {
