@@ -71,6 +71,8 @@ type Drill struct {
 	Delay        time.Duration // latency drills
 	Status       int           // error-burst drills
 	Deadline     time.Duration
+	// PollInterval caps the backoff between polls (defaults.poll_interval).
+	PollInterval time.Duration
 	// ExpectClient overrides the kind's expected client outcome (e.g.
 	// "http 400" for an edge that answers plaintext with a 400).
 	ExpectClient string
