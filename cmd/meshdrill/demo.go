@@ -15,14 +15,13 @@ import (
 	"github.com/meshdrill/meshdrill/internal/demosuite"
 	"github.com/meshdrill/meshdrill/internal/wire"
 	"github.com/meshdrill/meshdrill/lab"
-	"github.com/meshdrill/meshdrill/report"
 )
 
 type demoOptions struct {
 	breaks     []string
 	count      int
-	strict     bool
 	printSuite bool
+	results    resultOptions
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -52,19 +51,15 @@ that depends on it fails for the real reason.`,
 			if o.count < 1 || o.count > 100 {
 				return usageError("--count: must be between 1 and 100, got %d", o.count)
 			}
-			code, err := runDemo(cmd.Context(), g, o)
-			if err != nil {
-				return &exitError{code: expectations.ExitError, err: err}
+			if err := o.results.validate(); err != nil {
+				return err
 			}
-			if code != 0 {
-				return &exitError{code: code}
-			}
-			return nil
+			return runDemo(cmd.Context(), g, o)
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.breaks, "break", nil, "break the lab on purpose (repeatable): "+faultList())
 	cmd.Flags().IntVar(&o.count, "count", 5, "requests per drill")
-	cmd.Flags().BoolVar(&o.strict, "strict", false, "count BLIND_SPOT as a finding (exit 1)")
+	o.results.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.printSuite, "print-suite", false, "print the built-in suite file and exit")
 	return cmd
 }
@@ -78,13 +73,13 @@ func faultList() string {
 	return strings.Join(names, ", ")
 }
 
-func runDemo(ctx context.Context, g *globals, o demoOptions) (int, error) {
+func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	if !g.quiet {
 		fmt.Fprintln(g.stderr, "starting the lab mesh (CA, frontend and payments sidecars, metrics store, trace store)...")
 	}
 	l, err := lab.Start(ctx, lab.Options{Breaks: o.breaks, Logger: g.logger()})
 	if err != nil {
-		return 0, fmt.Errorf("start lab: %w", err)
+		return &exitError{code: expectations.ExitError, err: fmt.Errorf("start lab: %w", err)}
 	}
 	defer l.Close()
 	if len(o.breaks) > 0 && !g.quiet {
@@ -92,12 +87,9 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) (int, error) {
 	}
 	rep, err := demoRun(ctx, l, g, o)
 	if err != nil {
-		return 0, err
+		return &exitError{code: expectations.ExitError, err: err}
 	}
-	if err := report.Console(g.stdout, rep, report.ConsoleOptions{Color: g.color(), Verbose: g.debug}); err != nil {
-		return 0, err
-	}
-	return expectations.ExitCode(o.strict, rep.Verdicts()...), nil
+	return o.results.deliver(ctx, g, rep)
 }
 
 // demoRun runs the built-in suite against a started lab, through the same

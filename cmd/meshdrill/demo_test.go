@@ -213,3 +213,36 @@ func jaegerStatus(t *testing.T, l *lab.Lab, traceID string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func TestDemoWritesOutputs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	jsonPath, junitPath := dir+"/r.json", dir+"/r.xml"
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), []string{"demo", "-q", "--count", "2", "--output", "json=" + jsonPath, "--output", "junit=" + junitPath}, &out, &errOut)
+	require.Equal(t, 0, code, errOut.String())
+	var doc struct {
+		Schema string `json:"schema"`
+		Drills []struct {
+			Name    string `json:"name"`
+			Verdict string `json:"verdict"`
+		} `json:"drills"`
+	}
+	b, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &doc))
+	assert.Equal(t, "meshdrill.report/v1", doc.Schema)
+	require.Len(t, doc.Drills, 4)
+	assert.Equal(t, "PASS", doc.Drills[0].Verdict)
+	x, err := os.ReadFile(junitPath)
+	require.NoError(t, err)
+	assert.Contains(t, string(x), "<testsuite")
+}
+
+func TestBadOutputIsUsageErrorBeforeTraffic(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), []string{"demo", "--output", "yaml=x.yaml"}, &out, &errOut)
+	assert.Equal(t, expectations.ExitUsage, code)
+	assert.Contains(t, errOut.String(), "--output")
+	assert.NotContains(t, errOut.String(), "starting the lab")
+}

@@ -75,7 +75,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress output")
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "debug logs on stderr, raw answers in the report")
 	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "no ANSI colours (also NO_COLOR)")
-	root.AddCommand(newDemoCmd(g), newRunCmd(g), newCheckCmd(g), newVersionCmd(g))
+	root.AddCommand(newDemoCmd(g), newRunCmd(g), newCheckCmd(g), newDashboardsCmd(g), newVersionCmd(g))
 	return root
 }
 

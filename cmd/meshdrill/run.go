@@ -10,13 +10,12 @@ import (
 
 	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/internal/wire"
-	"github.com/meshdrill/meshdrill/report"
 )
 
 type runOptions struct {
 	selectRE string
 	dryRun   bool
-	strict   bool
+	results  resultOptions
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -32,6 +31,9 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 2 a bad suite or usage, 3 could not tell (ERROR).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.results.validate(); err != nil {
+				return err
+			}
 			s, err := expectations.Load(args[0], wire.LoadOptions())
 			if err != nil {
 				return &exitError{code: expectations.ExitUsage, err: err}
@@ -55,18 +57,12 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 			env.Progress = pr.handle
 			rep := expectations.Run(cmd.Context(), s, env, newRunID())
 			pr.wait()
-			if err := report.Console(g.stdout, rep, report.ConsoleOptions{Color: g.color(), Verbose: g.debug}); err != nil {
-				return &exitError{code: expectations.ExitError, err: err}
-			}
-			if code := expectations.ExitCode(o.strict, rep.Verdicts()...); code != 0 {
-				return &exitError{code: code}
-			}
-			return nil
+			return o.results.deliver(cmd.Context(), g, rep)
 		},
 	}
 	cmd.Flags().StringVar(&o.selectRE, "run", "", "run only drills whose name matches this regular expression")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the traffic plan and every query, send nothing")
-	cmd.Flags().BoolVar(&o.strict, "strict", false, "count BLIND_SPOT as a finding (exit 1)")
+	o.results.addFlags(cmd)
 	return cmd
 }
 
