@@ -92,6 +92,7 @@ const (
 type SentRequest struct {
 	RequestID  string
 	TraceID    string
+	SpanID     string // the parent span id sent in the traceparent
 	SourceAddr string
 	Sent, Done time.Time
 	Latency    time.Duration

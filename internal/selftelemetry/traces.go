@@ -119,9 +119,15 @@ func Spans(rep expectations.Report) tracetest.SpanStubs {
 				untraced++
 				continue
 			}
+			// The request span takes the span id the injector sent in the
+			// traceparent, so the mesh's server spans become its children.
+			sid, ok := parseSpanID(q.SpanID)
+			if !ok {
+				sid = newSpanID()
+			}
 			rs := tracetest.SpanStub{
 				Name:        "inject " + d.Kind,
-				SpanContext: spanContext(tid, newSpanID()),
+				SpanContext: spanContext(tid, sid),
 				SpanKind:    trace.SpanKindClient,
 				StartTime:   q.Sent,
 				EndTime:     q.Done,
@@ -270,4 +276,9 @@ func status(v expectations.Verdict) sdktrace.Status {
 		return sdktrace.Status{Code: codes.Ok}
 	}
 	return sdktrace.Status{Code: codes.Error, Description: v.String()}
+}
+
+func parseSpanID(s string) (trace.SpanID, bool) {
+	id, err := trace.SpanIDFromHex(s)
+	return id, err == nil && id.IsValid()
 }

@@ -1,6 +1,9 @@
 package testenv
 
-import "testing"
+import (
+	"path/filepath"
+	"testing"
+)
 
 // Pushgateway is a running Pushgateway. Scrape it with HonorLabels so pushed job and
 // instance labels survive.
@@ -18,7 +21,10 @@ func StartPushgateway(t testing.TB, extraArgs ...string) *Pushgateway {
 	var pg *Pushgateway
 	StartServer(t, "pushgateway", func() (*Process, string) {
 		addr := FreeAddr(t)
-		p := Start(t, bin, append([]string{"--web.listen-address=" + addr}, extraArgs...))
+		// Debian's build persists to a shared file under /var/lib by
+		// default: every test gets its own, or pushes leak between tests.
+		persist := "--persistence.file=" + filepath.Join(t.TempDir(), "pushgateway.data")
+		p := Start(t, bin, append([]string{"--web.listen-address=" + addr, persist}, extraArgs...))
 		pg = &Pushgateway{URL: "http://" + addr, Addr: addr, Process: p}
 		return p, pg.URL + "/-/ready"
 	})

@@ -94,6 +94,7 @@ func (in *Injector) Inject(ctx context.Context, d expectations.Drill, runID stri
 		inj.Requests = append(inj.Requests, expectations.SentRequest{
 			RequestID:  r.RequestID,
 			TraceID:    r.TraceID,
+			SpanID:     r.SpanID,
 			SourceAddr: r.SourceAddr,
 			Sent:       r.Sent,
 			Done:       r.Done,
