@@ -43,7 +43,8 @@ func TestDependencyDirection(t *testing.T) {
 				continue
 			}
 			rel := strings.TrimPrefix(d, module)
-			allowed := rel == "collectors" || rel == "collectors/collectorstest" || rel == "internal/testenv" || rel == own ||
+			allowed := rel == "collectors" || rel == "collectors/collectorstest" || rel == "internal/testenv" ||
+				rel == own || strings.HasPrefix(own, rel+"/") || // itself, or the backend it belongs to
 				strings.HasPrefix(rel, "collectors/internal/") ||
 				strings.HasSuffix(pkg, ".test") || slices.Contains(crossChecks[strings.TrimPrefix(pkg, module)], rel)
 			assert.True(t, allowed, "%s imports %s", pkg, d)

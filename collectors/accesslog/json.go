@@ -114,16 +114,24 @@ func setStart(e *Entry, v string) error {
 // Parse parses a JSON record (a line starting with '{') or a TEXT line in
 // Istio's default format, or else Envoy's default format.
 func Parse(line string) (Entry, error) {
-	trimmed := strings.TrimLeft(line, " \t")
-	if strings.HasPrefix(trimmed, "{") {
-		return ParseJSON(line)
+	var e Entry
+	err := parseInto(&e, line)
+	return e, err
+}
+
+// parseInto is Parse writing into *e, which a scan reuses for every line.
+func parseInto(e *Entry, line string) error {
+	if strings.HasPrefix(trimBlank(line), "{") {
+		var err error
+		*e, err = ParseJSON(line)
+		return err
 	}
-	e, err := ParseIstioText(line)
+	err := parseText(e, line, istioTextFormat, "istio default format")
 	if err == nil {
-		return e, nil
+		return nil
 	}
-	if envoy, envoyErr := ParseEnvoyText(line); envoyErr == nil {
-		return envoy, nil
+	if parseText(e, line, envoyTextFormat, "envoy default format") == nil {
+		return nil
 	}
-	return Entry{}, err
+	return err
 }

@@ -408,3 +408,23 @@ func FuzzParseJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFirstQuoteEnd holds the fast path to the general one it replaces.
+func FuzzFirstQuoteEnd(f *testing.F) {
+	f.Add(`"a" b`)
+	f.Add(`"a"b" c`)
+	f.Add(`"x`)
+	f.Add("\"a\"\t\"")
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" || s[0] != '"' {
+			return
+		}
+		want := -1
+		if ends := quoteEnds(s); len(ends) > 0 {
+			want = ends[0]
+		}
+		if got := firstQuoteEnd(s); got != want {
+			t.Fatalf("firstQuoteEnd(%q) = %d, want %d", s, got, want)
+		}
+	})
+}

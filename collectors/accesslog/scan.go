@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // maxLine bounds one log line; longer lines are skipped and counted as
@@ -38,14 +39,19 @@ type Query struct {
 	Since, Until     time.Time
 	DownstreamRemote []string
 	ResponseFlags    string
+	// ParseAll parses every line, not only those that mention an id or an
+	// address, so that Result.Malformed counts every line that does not
+	// parse (to check that a log is in a format meshdrill reads). Slower.
+	ParseAll bool
 }
 
 // Result is what Scan found. ByRequestID holds the first matching entry per
 // request id (a file can hold several per id: retries, or the client's and
 // the server's sidecar logs); Matches holds every matching entry in file
 // order. Lines counts the non-empty lines read. Malformed counts the lines
-// that failed to parse among those parsed: lines that cannot match the query
-// are skipped by a pre-filter without parsing. FirstMalformed tells where the
+// that failed to parse among those parsed: unless Query.ParseAll is set,
+// lines that cannot match the query are skipped by a pre-filter without
+// parsing. FirstMalformed tells where the
 // first one was and why ("path:line: error").
 type Result struct {
 	ByRequestID    map[string]Entry
@@ -112,6 +118,7 @@ func scanFile(ctx context.Context, path string, m *matcher, res *Result) error {
 		r = gz
 	}
 	lr := lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	var scratch Entry
 	for n := 1; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return fmt.Errorf("access log %q: stopped at line %d: %w", path, n, context.Cause(ctx))
@@ -133,16 +140,23 @@ func scanFile(ctx context.Context, path string, m *matcher, res *Result) error {
 			continue
 		}
 		res.Lines++
-		if !m.candidate(line) {
+		if !m.q.ParseAll && !m.candidate(line) {
 			continue
 		}
-		e, err := Parse(string(line))
-		if err != nil {
+		// Parse a view of the read buffer into the scratch entry: no copy
+		// and no allocation for the many lines that do not match. Only a
+		// match is parsed again from a copy it owns. The view must not
+		// outlive this iteration: errors are formatted at once.
+		if err := parseInto(&scratch, unsafe.String(unsafe.SliceData(line), len(line))); err != nil {
 			res.malformed(path, n, err)
 			continue
 		}
-		if !m.match(e) {
+		if !m.match(scratch) {
 			continue
+		}
+		var e Entry
+		if err := parseInto(&e, string(line)); err != nil {
+			return fmt.Errorf("access log %q line %d: parses differently from a copy: %w", path, n, err)
 		}
 		res.Matches = append(res.Matches, e)
 		if _, seen := res.ByRequestID[e.RequestID]; !seen && e.RequestID != "" {
@@ -197,6 +211,7 @@ func (l *lineReader) next() (line []byte, tooLong bool, err error) {
 type matcher struct {
 	q       Query
 	keys    map[string]struct{} // request ids and addresses, for the pre-filter
+	lens    [256]bool           // lengths of the keys (and remote hosts) below 256
 	ids     map[string]struct{}
 	remotes map[string]struct{} // "ip:port" exact, or a bare IP for any port
 	flags   []string
@@ -218,32 +233,47 @@ func newMatcher(q Query) *matcher {
 	if q.ResponseFlags != "" {
 		m.flags = strings.Split(q.ResponseFlags, ",")
 	}
+	for k := range m.keys {
+		if len(k) < len(m.lens) {
+			m.lens[len(k)] = true
+		}
+	}
+	for r := range m.remotes {
+		if len(r) < len(m.lens) {
+			m.lens[len(r)] = true
+		}
+	}
 	return m
 }
 
 // candidate is the cheap pre-filter: does any quote- or space-delimited
 // segment of the line (or the host part of an address segment) equal one of
-// the ids or addresses? Its cost does not grow with the number of ids.
+// the ids or addresses? Its cost does not grow with the number of ids, and
+// it allocates nothing: segments whose length no key has are not looked up.
 func (m *matcher) candidate(line []byte) bool {
 	if len(m.keys) == 0 {
 		return true
 	}
-	for len(line) > 0 {
-		end := bytes.IndexAny(line, "\" \t")
-		seg := line
-		if end >= 0 {
-			seg, line = line[:end], line[end+1:]
-		} else {
-			line = nil
+	for i := 0; i < len(line); {
+		for i < len(line) && separator[line[i]] {
+			i++
 		}
+		j := i
+		for j < len(line) && !separator[line[j]] {
+			j++
+		}
+		seg := line[i:j]
+		i = j
 		if len(seg) == 0 {
 			continue
 		}
-		if _, ok := m.keys[string(seg)]; ok {
-			return true
+		if m.hasLen(len(seg)) {
+			if _, ok := m.keys[string(seg)]; ok {
+				return true
+			}
 		}
 		if len(m.remotes) > 0 {
-			if host := hostPart(seg); host != nil {
+			if host := hostPart(seg); host != nil && m.hasLen(len(host)) {
 				if _, ok := m.remotes[string(host)]; ok {
 					return true
 				}
@@ -251,6 +281,14 @@ func (m *matcher) candidate(line []byte) bool {
 		}
 	}
 	return false
+}
+
+// separator marks the bytes that delimit segments for the pre-filter.
+var separator = [256]bool{'"': true, ' ': true, '\t': true}
+
+// hasLen reports whether some key may have length n.
+func (m *matcher) hasLen(n int) bool {
+	return n >= len(m.lens) || m.lens[n]
 }
 
 // hostPart returns the host of "host:port" or "[v6]:port" without brackets.

@@ -229,6 +229,56 @@ func TestScanMemoryIsFlat(t *testing.T) {
 	assert.Greater(t, res.Lines, 50000)
 	allocated := after.TotalAlloc - before.TotalAlloc
 	assert.Less(t, allocated, uint64(size/20), "scan of %d bytes allocated %d bytes", size, allocated)
+
+	// Parsing every line reuses one entry: still nothing per line.
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res, err = Scan(context.Background(), []string{path}, Query{RequestIDs: ids, ParseAll: true})
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	assert.Zero(t, res.Malformed)
+	allocated = after.TotalAlloc - before.TotalAlloc
+	assert.Less(t, allocated, uint64(size/20), "parse-all scan of %d bytes allocated %d bytes", size, allocated)
+}
+
+// TestScanParseAll parses lines the pre-filter would skip, so malformed
+// lines that mention no id are counted too; and the entries it returns own
+// their text, though every line is parsed from the reused read buffer.
+func TestScanParseAll(t *testing.T) {
+	dir := t.TempDir()
+	var lines, want []string
+	for i := range 3000 { // about 1 MB: many refills of the read buffer
+		id := fmt.Sprintf("bg-%06d", i)
+		if i%300 == 0 {
+			id = fmt.Sprintf("drill-%06d", i)
+			want = append(want, textLine(i, id, 403))
+			lines = append(lines, want[len(want)-1])
+			continue
+		}
+		lines = append(lines, textLine(i, id, 200))
+	}
+	lines = append(lines, "not an access log line", `{"response_code":"x"}`)
+	writeLines(t, filepath.Join(dir, "a.log"), lines)
+	var ids []string
+	for i := 0; i < 3000; i += 300 {
+		ids = append(ids, fmt.Sprintf("drill-%06d", i))
+	}
+	for _, parseAll := range []bool{false, true} {
+		res, err := Scan(context.Background(), []string{filepath.Join(dir, "a.log")}, Query{RequestIDs: ids, ParseAll: parseAll})
+		require.NoError(t, err)
+		require.Len(t, res.Matches, len(want))
+		for i, e := range res.Matches {
+			assert.Equal(t, want[i], e.Raw)
+			assert.Equal(t, ids[i], e.RequestID)
+			assert.Equal(t, 403, e.ResponseCode)
+		}
+		if parseAll {
+			assert.Equal(t, 2, res.Malformed)
+			assert.Contains(t, res.FirstMalformed, "a.log:3001: ")
+		} else {
+			assert.Zero(t, res.Malformed, "the pre-filter skipped them")
+		}
+	}
 }
 
 // generate writes Istio TEXT lines until the file reaches size bytes; every
@@ -266,6 +316,24 @@ func BenchmarkScan(b *testing.B) {
 		res, err := Scan(context.Background(), []string{path}, Query{RequestIDs: ids})
 		if err != nil || len(res.ByRequestID) != len(ids) {
 			b.Fatalf("found %d of %d ids: %v", len(res.ByRequestID), len(ids), err)
+		}
+	}
+}
+
+func BenchmarkScanParseAll(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "access.log")
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("drill-%04d-0000-4000-8000-000000000000", i)
+	}
+	size := generate(b, path, 50<<20, ids)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := Scan(context.Background(), []string{path}, Query{RequestIDs: ids, ParseAll: true})
+		if err != nil || len(res.ByRequestID) != len(ids) || res.Malformed != 0 {
+			b.Fatalf("found %d of %d ids, %d malformed: %v", len(res.ByRequestID), len(ids), res.Malformed, err)
 		}
 	}
 }

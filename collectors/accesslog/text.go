@@ -60,37 +60,50 @@ var envoyTextFormat = []textField{
 // line whose [START_TIME] prefix was cut off parses with a zero Start.
 // Errors name the field that did not fit.
 func ParseIstioText(line string) (Entry, error) {
-	return parseText(line, istioTextFormat, "istio default format")
+	var e Entry
+	err := parseText(&e, line, istioTextFormat, "istio default format")
+	return e, err
 }
 
 // ParseEnvoyText parses one line in Envoy's default TEXT format (what Envoy
 // writes when no format is configured): the Istio fields up to
 // %UPSTREAM_HOST% minus the details, termination and transport-failure ones.
 func ParseEnvoyText(line string) (Entry, error) {
-	return parseText(line, envoyTextFormat, "envoy default format")
+	var e Entry
+	err := parseText(&e, line, envoyTextFormat, "envoy default format")
+	return e, err
 }
 
-func parseText(line string, format []textField, formatName string) (Entry, error) {
+// parseText fills *e (zeroed on error). It writes through a pointer so that
+// a scan can reuse one Entry for every line instead of allocating one each.
+func parseText(e *Entry, line string, format []textField, formatName string) error {
 	raw := strings.TrimRight(line, "\r\n")
-	e := newEntry(raw)
-	start, toks, err := splitText(raw, format)
+	*e = newEntry(raw)
+	var buf [maxFields]token
+	start, toks, err := splitText(raw, format, buf[:])
 	if err != nil {
-		return Entry{}, fmt.Errorf("access log (%s): %w", formatName, err)
+		*e = Entry{}
+		return fmt.Errorf("access log (%s): %w", formatName, err)
 	}
 	if start != "" {
 		t, err := time.Parse(time.RFC3339Nano, start)
 		if err != nil {
-			return Entry{}, fmt.Errorf("access log (%s): field START_TIME: %q is not an RFC 3339 time", formatName, start)
+			*e = Entry{}
+			return fmt.Errorf("access log (%s): field START_TIME: %q is not an RFC 3339 time", formatName, start)
 		}
 		e.Start = t
 	}
 	for i, f := range format {
-		if err := f.set(&e, toks[i].text); err != nil {
-			return Entry{}, fmt.Errorf("access log (%s): field %d %s: %w", formatName, i+1, f.name, err)
+		if err := f.set(e, toks[i].text); err != nil {
+			*e = Entry{}
+			return fmt.Errorf("access log (%s): field %d %s: %w", formatName, i+1, f.name, err)
 		}
 	}
-	return e, nil
+	return nil
 }
+
+// maxFields is at least the number of fields of every TEXT format.
+const maxFields = 24
 
 type token struct {
 	text   string
@@ -106,10 +119,12 @@ const maxBacktrack = 256
 // space may not end its field: when the first reading does not fit the
 // format, other endings are tried (bounded), guided by which fields the format
 // quotes. Errors describe the first reading.
-func splitText(s string, format []textField) (start string, toks []token, err error) {
-	s = strings.TrimLeft(s, " \t")
+// buf, when large enough, holds the tokens, so a caller can keep them off
+// the heap.
+func splitText(s string, format []textField, buf []token) (start string, toks []token, err error) {
+	s = trimBlank(s)
 	if strings.HasPrefix(s, "[") {
-		end := strings.IndexAny(s, " \t")
+		end := indexBlank(s)
 		if end < 0 {
 			end = len(s)
 		}
@@ -121,7 +136,7 @@ func splitText(s string, format []textField) (start string, toks []token, err er
 			return "", nil, fmt.Errorf("field START_TIME: empty")
 		}
 	}
-	toks, err = greedy(s, len(format))
+	toks, err = greedy(s, len(format), buf[:0])
 	if err == nil {
 		err = checkQuoting(toks, format)
 	}
@@ -135,26 +150,25 @@ func splitText(s string, format []textField) (start string, toks []token, err er
 	return start, toks, nil
 }
 
-// greedy tokenises s taking the first possible end of each quoted field.
-func greedy(s string, want int) ([]token, error) {
-	toks := make([]token, 0, want)
+// greedy tokenises s taking the first possible end of each quoted field,
+// appending to toks.
+func greedy(s string, want int, toks []token) ([]token, error) {
 	for {
-		s = strings.TrimLeft(s, " \t")
+		s = trimBlank(s)
 		if s == "" {
 			break
 		}
 		var end int
 		if s[0] == '"' {
-			ends := quoteEnds(s)
-			if len(ends) == 0 {
+			end = firstQuoteEnd(s)
+			if end < 0 {
 				return nil, fmt.Errorf("field %d: unterminated quote in %q", len(toks)+1, clip(s))
 			}
-			end = ends[0]
 			toks = append(toks, token{text: s[1:end], quoted: true})
 			s = s[end+1:]
 			continue
 		}
-		end = strings.IndexAny(s, " \t")
+		end = indexBlank(s)
 		if end < 0 {
 			end = len(s)
 		}
@@ -186,7 +200,7 @@ func search(s string, format []textField, toks []token, budget *int) ([]token, b
 	if *budget < 0 {
 		return nil, false
 	}
-	s = strings.TrimLeft(s, " \t")
+	s = trimBlank(s)
 	k := len(toks)
 	if k == len(format) || s == "" {
 		return toks, k == len(format) && s == ""
@@ -195,7 +209,7 @@ func search(s string, format []textField, toks []token, budget *int) ([]token, b
 		if s[0] == '"' {
 			return nil, false
 		}
-		end := strings.IndexAny(s, " \t")
+		end := indexBlank(s)
 		if end < 0 {
 			end = len(s)
 		}
@@ -210,6 +224,43 @@ func search(s string, format []textField, toks []token, budget *int) ([]token, b
 		}
 	}
 	return nil, false
+}
+
+// trimBlank and indexBlank are strings.TrimLeft(s, " \t") and
+// strings.IndexAny(s, " \t") without building a character set per call:
+// they run for every field of every line.
+func trimBlank(s string) string {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return s[i:]
+}
+
+func indexBlank(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' || s[i] == '\t' {
+			return i
+		}
+	}
+	return -1
+}
+
+// firstQuoteEnd is quoteEnds(s)[0] without listing the others, or -1: the
+// common case of every line, so it must not walk the rest of the line.
+func firstQuoteEnd(s string) int {
+	for i := 1; i < len(s); {
+		j := strings.IndexByte(s[i:], '"')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\t' {
+			return i
+		}
+		i++
+	}
+	return -1
 }
 
 // quoteEnds lists the quotes that may end the quoted field opening s: those
@@ -232,13 +283,15 @@ func clip(s string) string {
 }
 
 func setRequestLine(e *Entry, v string) error {
-	parts := strings.Split(v, " ")
-	if len(parts) < 3 {
+	// The path may hold spaces; method and protocol cannot.
+	method, rest, ok1 := strings.Cut(v, " ")
+	i := strings.LastIndexByte(rest, ' ')
+	if !ok1 || i < 0 {
 		return fmt.Errorf("want %q, got %q", "METHOD PATH PROTOCOL", v)
 	}
-	e.Method = dash(parts[0])
-	e.Protocol = dash(parts[len(parts)-1])
-	e.Path = dash(strings.Join(parts[1:len(parts)-1], " "))
+	e.Method = dash(method)
+	e.Protocol = dash(rest[i+1:])
+	e.Path = dash(rest[:i])
 	return nil
 }
 
