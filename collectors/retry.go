@@ -60,7 +60,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // expired ctx), or the policy's attempts or budget run out. Waits grow
 // exponentially with jitter; a 429 or 503 answer's Retry-After is honoured
 // as the least wait, and when it points beyond the budget Retry gives up at
-// once rather than hammer a backend that asked for time. Only use it for
+// once rather than hammer a backend that asked for time; likewise when the
+// caller's deadline would pass during the wait. Only use it for
 // idempotent calls. The error returned is fn's last, wrapped so that
 // errors.Is and errors.As still see through it.
 func Retry(ctx context.Context, p RetryPolicy, fn func(ctx context.Context) error) error {
@@ -84,6 +85,10 @@ func Retry(ctx context.Context, p RetryPolicy, fn func(ctx context.Context) erro
 				return fmt.Errorf("%w (after %d attempt(s); the server asked to wait %s, beyond the retry budget of %s)", err, attempt, wait, p.Budget)
 			}
 			return fmt.Errorf("%w (after %d attempt(s); the retry budget of %s ran out)", err, attempt, p.Budget)
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			// Waiting could only end in the caller's deadline: say so now.
+			return fmt.Errorf("%w (after %d attempt(s); the caller's deadline comes before the next retry)", err, attempt)
 		}
 		if p.Notify != nil {
 			p.Notify(attempt, wait, err)

@@ -117,6 +117,17 @@ func TestRetryStopsWhenTheCallerGivesUp(t *testing.T) {
 	assert.Contains(t, err.Error(), "stopped waiting to retry")
 }
 
+func TestRetryDoesNotWaitPastTheCallersDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	n := 0
+	err := Retry(ctx, RetryPolicy{Attempts: 5, Initial: 2 * time.Hour, Max: 2 * time.Hour, Budget: 10 * time.Hour},
+		func(context.Context) error { n++; return &HTTPError{Status: 503} })
+	assert.Equal(t, 1, n)
+	assert.ErrorIs(t, err, ErrUnavailable)
+	assert.Contains(t, err.Error(), "the caller's deadline comes before the next retry")
+}
+
 func TestRetryNeverRetriesFinalErrors(t *testing.T) {
 	for _, final := range []error{
 		&HTTPError{Status: 401}, fmt.Errorf("q: %w", ErrBadQuery), context.Canceled,
