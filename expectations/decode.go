@@ -80,6 +80,16 @@ func (d *strictDecoder) errorf(p *token.Position, path, format string, a ...any)
 	d.errs = append(d.errs, pe)
 }
 
+// hasErr reports whether a problem was already recorded at path.
+func (d *strictDecoder) hasErr(path string) bool {
+	for _, e := range d.errs {
+		if e.Field == path {
+			return true
+		}
+	}
+	return false
+}
+
 // at returns the recorded position of a field path (nil when unknown).
 func (d *strictDecoder) at(path string) *token.Position {
 	for p := path; p != ""; {

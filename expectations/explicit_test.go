@@ -212,3 +212,22 @@ func TestWindowsFollowTheScrapeInterval(t *testing.T) {
 	r = run(Expect{Metric: &MetricExpect{Query: "denied_total", Want: Want{Op: ">=", Count: true}}}, time.Second)
 	assert.Empty(t, r.Note, "a 5s window is enough for a 1s scrape")
 }
+
+func TestPreflight(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	down := &fakeMetrics{clock: clock, answer: func(string, int) ([]Series, error) { return nil, nil }}
+	s := deniedSuite(Mesh{Tracing: true}).WithDefaults()
+	env := Env{Metrics: down, Logs: fakeLogs{err: errors.New("no log file matches x.log")}, Traces: tracesFor(1, 403)}
+	errs := Preflight(context.Background(), s, env)
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0].Error(), "no log file matches")
+
+	env.Logs, env.Traces = logsFor(1, 403, ""), nil
+	errs = Preflight(context.Background(), s, env)
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0].Error(), "no trace backend configured")
+
+	// Signals a suite does not read are not asked.
+	g := genericSuite(Expect{Metric: &MetricExpect{Query: "x", Want: Want{Op: ">=", Count: true}}})
+	assert.Empty(t, Preflight(context.Background(), g, Env{Metrics: down}))
+}

@@ -73,9 +73,10 @@ type fileLogs struct {
 }
 
 type fileTraces struct {
-	Jaeger *fileHTTPBackend `yaml:"jaeger"`
-	Tempo  *fileHTTPBackend `yaml:"tempo"`
-	Zipkin *fileHTTPBackend `yaml:"zipkin"`
+	OTLPFiles []string         `yaml:"otlp_files"`
+	Jaeger    *fileHTTPBackend `yaml:"jaeger"`
+	Tempo     *fileHTTPBackend `yaml:"tempo"`
+	Zipkin    *fileHTTPBackend `yaml:"zipkin"`
 }
 
 type fileTarget struct {
@@ -201,6 +202,7 @@ type Backends struct {
 	Jaeger       *HTTPBackend
 	Tempo        *HTTPBackend
 	Zipkin       *HTTPBackend
+	OTLPFiles    []string // the OpenTelemetry Collector's file exporter (JSON lines)
 }
 
 // HTTPBackend is one HTTP API. Secrets are named by env var or file, never
@@ -284,6 +286,12 @@ func Parse(name string, data []byte, o LoadOptions) (Suite, error) {
 		})
 		return Suite{}, &LoadError{Errs: d.errs}
 	}
+	s.at = make(map[string]string, len(d.pos))
+	for p, tp := range d.pos {
+		if tp != nil {
+			s.at[p] = fmt.Sprintf("%s:%d:%d", name, tp.Line, tp.Column)
+		}
+	}
 	return s, nil
 }
 
@@ -355,14 +363,20 @@ func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
 		s.Backends.Jaeger = d.httpBackend(tr.Jaeger, dir)
 		s.Backends.Tempo = d.httpBackend(tr.Tempo, dir)
 		s.Backends.Zipkin = d.httpBackend(tr.Zipkin, dir)
+		for _, p := range tr.OTLPFiles {
+			s.Backends.OTLPFiles = append(s.Backends.OTLPFiles, resolve(dir, p))
+		}
 		n := 0
+		if len(tr.OTLPFiles) > 0 {
+			n++
+		}
 		for _, b := range []*fileHTTPBackend{tr.Jaeger, tr.Tempo, tr.Zipkin} {
 			if b != nil {
 				n++
 			}
 		}
 		if n > 1 {
-			d.fieldErr("backends.traces", "give one trace backend: jaeger, tempo or zipkin")
+			d.fieldErr("backends.traces", "give one trace backend: jaeger, tempo, zipkin or otlp_files")
 		}
 	}
 	for name, t := range f.Targets {
@@ -385,11 +399,11 @@ func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
 	if w := f.Identities.WorkloadAPI; w != nil {
 		s.Identities.WorkloadAPI, s.Identities.WorkloadAPISocket = true, w.Socket
 	}
-	if _, set := d.pos["defaults.count"]; set && f.Defaults.Count < 1 {
+	if _, set := d.pos["defaults.count"]; set && f.Defaults.Count < 1 && !d.hasErr("defaults.count") {
 		d.fieldErr("defaults.count", "must be at least 1, got %d", f.Defaults.Count)
 	}
 	for i, fd := range f.Drills {
-		if p := fmt.Sprintf("drills[%d].inject.count", i); d.pos[p] != nil && fd.Inject.Count < 1 {
+		if p := fmt.Sprintf("drills[%d].inject.count", i); d.pos[p] != nil && fd.Inject.Count < 1 && !d.hasErr(p) {
 			d.fieldErr(p, "must be between 1 and %d, got %d", MaxCount, fd.Inject.Count)
 		}
 		dr := Drill{
@@ -496,7 +510,8 @@ func (d *strictDecoder) validate(s Suite) {
 		} else if _, ok := istioKinds[dr.Kind]; !ok {
 			d.fieldErr(ip+".kind", "unknown drill kind %q (known: %s)", dr.Kind, kindList())
 		}
-		if dr.Count < 1 || dr.Count > MaxCount {
+		// A count inherited from defaults is reported once, at defaults.count.
+		if _, own := d.pos[ip+".count"]; own && (dr.Count < 1 || dr.Count > MaxCount) {
 			d.fieldErr(ip+".count", "must be between 1 and %d, got %d", MaxCount, dr.Count)
 		}
 		if dr.Identity != "" && !spiffeID.MatchString(dr.Identity) {
@@ -533,7 +548,14 @@ func (d *strictDecoder) validate(s Suite) {
 			d.fieldErr(ip+".path", "must start with '/', got %q", dr.Path)
 		}
 		if dr.Kind == "latency" && dr.Delay <= 0 {
-			d.fieldErr(ip, "delay: a latency drill needs a delay > 0, such as 300ms")
+			if _, set := d.pos[ip+".delay"]; set {
+				d.fieldErr(ip+".delay", "a latency drill needs a delay > 0, such as 300ms")
+			} else {
+				d.fieldErr(ip, "delay: a latency drill needs a delay > 0, such as 300ms")
+			}
+		}
+		if dr.Delay > 110*time.Second {
+			d.fieldErr(ip+".delay", "at most 110s (each request times out after its delay plus 10s, at most 2m)")
 		}
 		if dr.Kind == "error-burst" && (dr.Status < 500 || dr.Status > 599) {
 			d.fieldErr(ip+".status", "an error-burst drill needs a 5xx status, got %d", dr.Status)

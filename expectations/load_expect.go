@@ -195,7 +195,7 @@ func (d *strictDecoder) validateExpects(s Suite, i int, dr Drill) {
 				d.fieldErr(p, "a logs expectation needs backends.logs")
 			}
 		case e.Trace != nil:
-			if s.Backends.Jaeger == nil && s.Backends.Tempo == nil && s.Backends.Zipkin == nil {
+			if s.Backends.Jaeger == nil && s.Backends.Tempo == nil && s.Backends.Zipkin == nil && len(s.Backends.OTLPFiles) == 0 {
 				d.fieldErr(p, "a trace expectation needs backends.traces")
 			}
 		case e.Alert != nil || (e.Absent != nil && e.Absent.Alert != nil):

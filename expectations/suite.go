@@ -2,6 +2,7 @@ package expectations
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -15,6 +16,26 @@ type Suite struct {
 	Identities Identities
 	Defaults   Defaults
 	Drills     []Drill
+
+	// at maps field paths to "file:line:col", for errors found after
+	// loading (a CA file that does not parse, a secret that is not set).
+	at map[string]string
+}
+
+// At prefixes a field path with where it is written in the suite file, when
+// known: "suite.yaml:12:5: identities.ca.key_file".
+func (s Suite) At(path string) string {
+	for p := path; p != ""; {
+		if w, ok := s.at[p]; ok {
+			return w + ": " + path
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return path
 }
 
 // Mesh declares which mesh the suite talks to and which opt-in telemetry it

@@ -38,7 +38,11 @@ func Ordered(d expectations.DrillResult) []expectations.Result {
 func Console(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
 	ew := &errWriter{w: w}
 	paint := func(v expectations.Verdict) string { return paintPadded(v, o.Color, 12) }
-	fmt.Fprintf(ew, "meshdrill run %s, suite %q: %d drills in %s\n", rep.RunID, rep.Suite, len(rep.Drills), rep.Finished.Sub(rep.Started).Round(100*time.Millisecond))
+	noun := "drills"
+	if len(rep.Drills) == 1 {
+		noun = "drill"
+	}
+	fmt.Fprintf(ew, "meshdrill run %s, suite %q: %d %s in %s\n", rep.RunID, rep.Suite, len(rep.Drills), noun, rep.Finished.Sub(rep.Started).Round(100*time.Millisecond))
 	for _, d := range rep.Drills {
 		fmt.Fprintf(ew, "\n%s  %s (%s → %s)\n", paint(d.Verdict), d.Name, d.Kind, d.Target)
 		for _, r := range Ordered(d) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -13,17 +14,30 @@ func newCheckCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check SUITE.yaml...",
 		Short: "Validate suite files without sending any traffic",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `check loads each suite strictly and reports every problem at once as
+file:line:col: field: message. It also reads what a run would read before any
+traffic: the CA and identity files, and secrets named by env var or file.
+
+Exit codes: 0 every suite is valid, 2 a suite has problems.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := false
 			for _, f := range args {
 				s, err := expectations.Load(f, wire.LoadOptions())
+				if err == nil {
+					// What run reads before any traffic: identity files, the
+					// CA, secrets named by env var or file.
+					var certs map[string]*tls.Certificate
+					if certs, err = wire.ResolveIdentities(cmd.Context(), &s); err == nil {
+						_, err = wire.FromSuite(s, certs)
+					}
+				}
 				if err != nil {
-					fmt.Fprintln(g.stderr, err)
+					fmt.Fprintf(g.stderr, "meshdrill: %v\n", err)
 					bad = true
 					continue
 				}
-				fmt.Fprintf(g.stdout, "%s: ok, %d drills against %d targets\n", f, len(s.Drills), len(s.Targets))
+				fmt.Fprintf(g.stdout, "%s: ok, %s against %s\n", f, plural(len(s.Drills), "drill"), plural(len(s.Targets), "target"))
 			}
 			if bad {
 				return &exitError{code: expectations.ExitUsage}
@@ -31,4 +45,11 @@ func newCheckCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

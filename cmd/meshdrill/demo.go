@@ -104,7 +104,7 @@ func demoRun(ctx context.Context, l *lab.Lab, g *globals, o demoOptions) (expect
 	if err != nil {
 		return expectations.Report{}, err
 	}
-	env, err := wire.FromSuite(s)
+	env, err := wire.FromSuiteWith(s, wire.Config{Transcript: g.transcript()})
 	if err != nil {
 		return expectations.Report{}, err
 	}

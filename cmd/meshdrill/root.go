@@ -41,6 +41,14 @@ type globals struct {
 	noColor        bool
 }
 
+// transcript is where --debug records every backend call (stderr), or nil.
+func (g *globals) transcript() io.Writer {
+	if g.debug {
+		return g.stderr
+	}
+	return nil
+}
+
 func (g *globals) logger() *slog.Logger {
 	level := slog.LevelWarn
 	if g.debug {
@@ -69,6 +77,7 @@ func newRoot(g *globals) *cobra.Command {
 		Long:          "meshdrill sends known-bad traffic at a workload, then proves from metrics, access logs and traces that every event was recorded.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
 	}
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)

@@ -45,12 +45,18 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 			if err != nil {
 				return usageError("%v", err)
 			}
+			env, err := wire.FromSuiteWith(s, wire.Config{Certs: certs, Transcript: g.transcript()})
+			if err != nil {
+				return usageError("%v", err)
+			}
 			if o.dryRun {
 				return printPlan(g.stdout, s)
 			}
-			env, err := wire.FromSuite(s, certs)
-			if err != nil {
-				return usageError("%v", err)
+			if errs := expectations.Preflight(cmd.Context(), s, env); len(errs) > 0 {
+				for _, e := range errs {
+					fmt.Fprintf(g.stderr, "meshdrill: %v\n", e)
+				}
+				return &exitError{code: expectations.ExitError, err: fmt.Errorf("%d backend(s) did not answer; no traffic was sent", len(errs))}
 			}
 			measureScrape(cmd.Context(), g, &env)
 			pr := newProgress(cmd.Context(), g, drillNames(s))
@@ -72,8 +78,8 @@ func printPlan(w io.Writer, s expectations.Suite) error {
 	rate := s.Defaults.Rate
 	for _, pd := range expectations.PlanSuite(s) {
 		d := pd.Drill
-		fmt.Fprintf(w, "\n%s: %d × %s %s %s → %s (%s), at most %g req/s, deadline %s\n",
-			d.Name, d.Count, d.Kind, d.Method, d.Path, pd.Target.Address, d.Target, rate, d.Deadline)
+		fmt.Fprintf(w, "\n%s: %d × %s %s %s → %s (%s), at most %g req/s to the target, deadline %s\n",
+			d.Name, d.Count, d.Kind, d.Method, planPath(d), pd.Target.Address, d.Target, rate, d.Deadline)
 		if d.Identity != "" {
 			fmt.Fprintf(w, "  identity %s\n", d.Identity)
 		}
@@ -100,4 +106,17 @@ func measureScrape(ctx context.Context, g *globals, env *expectations.Env) {
 		return
 	}
 	env.ScrapeInterval = si
+}
+
+// planPath is the path a drill's requests use: its own, or its kind's.
+func planPath(d expectations.Drill) string {
+	switch {
+	case d.Path != "":
+		return d.Path
+	case d.Kind == "latency":
+		return fmt.Sprintf("/delay/%d", d.Delay.Milliseconds())
+	case d.Kind == "error-burst":
+		return fmt.Sprintf("/status/%d", d.Status)
+	}
+	return "/"
 }

@@ -16,12 +16,17 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Short: "Print meshdrill's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := version
-			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-				v = bi.Main.Version
-			}
-			_, err := fmt.Fprintf(g.stdout, "meshdrill %s\n", v)
+			_, err := fmt.Fprintf(g.stdout, "meshdrill %s\n", buildVersion())
 			return err
 		},
 	}
+}
+
+// buildVersion is the -ldflags version, else the module version Go recorded.
+func buildVersion() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return v
 }

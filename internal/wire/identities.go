@@ -30,7 +30,7 @@ func ResolveIdentities(ctx context.Context, s *expectations.Suite) (map[string]*
 				c, id, err := fixtures.FetchSVID(fctx, s.Identities.WorkloadAPISocket)
 				cancel()
 				if err != nil {
-					return nil, fmt.Errorf("identities.workload_api: %w", err)
+					return nil, fmt.Errorf("%s: %w", s.At("identities.workload_api"), err)
 				}
 				svid, svidID = c, id
 			}
@@ -39,14 +39,14 @@ func ResolveIdentities(ctx context.Context, s *expectations.Suite) (map[string]*
 			kp := s.Identities.Files[strings.TrimPrefix(d.IdentityFrom, "files.")]
 			c, err := fixtures.LoadKeyPair(kp.CertFile, kp.KeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", d.IdentityFrom, err)
+				return nil, fmt.Errorf("%s (%s): %w", s.At(fmt.Sprintf("drills[%d].inject.identity_from", i)), d.IdentityFrom, err)
 			}
 			id, err := spiffeIDOf(c)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", d.IdentityFrom, err)
+				return nil, fmt.Errorf("%s (%s): %w", s.At(fmt.Sprintf("drills[%d].inject.identity_from", i)), d.IdentityFrom, err)
 			}
 			if c.Leaf.NotAfter.Before(time.Now()) && d.Kind != "expired-cert" {
-				return nil, fmt.Errorf("%s: the certificate expired at %s", d.IdentityFrom, c.Leaf.NotAfter.Format(time.RFC3339))
+				return nil, fmt.Errorf("%s (%s): the certificate expired at %s", s.At(fmt.Sprintf("drills[%d].inject.identity_from", i)), d.IdentityFrom, c.Leaf.NotAfter.Format(time.RFC3339))
 			}
 			certs[d.Name], d.Identity = c, id
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/fixtures"
@@ -71,6 +72,10 @@ func (in *Injector) Inject(ctx context.Context, d expectations.Drill, runID stri
 		Delay:    d.Delay,
 		Status:   d.Status,
 		Identity: in.Certs[d.Name],
+	}
+	// A slow drill needs a request timeout beyond its delay.
+	if t := d.Delay + 10*time.Second; d.Delay > 0 && t > fixtures.DefaultTimeout {
+		plan.Timeout = t
 	}
 	pacer, err := in.pacer(d.Target)
 	if err != nil {

@@ -3,6 +3,7 @@ package wire
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/meshdrill/meshdrill/collectors/alertmanager"
 	"github.com/meshdrill/meshdrill/collectors/jaeger"
 	"github.com/meshdrill/meshdrill/collectors/loki"
+	"github.com/meshdrill/meshdrill/collectors/otlpfile"
 	"github.com/meshdrill/meshdrill/collectors/prometheus"
 	"github.com/meshdrill/meshdrill/collectors/tempo"
 	"github.com/meshdrill/meshdrill/collectors/zipkin"
@@ -22,7 +24,7 @@ import (
 // errors name the variable or file, not its content.
 func HTTPOptions(b *expectations.HTTPBackend) (collectors.HTTPOptions, error) {
 	o := collectors.HTTPOptions{
-		Timeout: b.Timeout, BasicUser: b.BasicUser,
+		Timeout: b.Timeout, BasicUser: b.BasicUser, Headers: b.Headers,
 		CAFile: b.CAFile, CertFile: b.CertFile, KeyFile: b.KeyFile, InsecureSkipVerify: b.InsecureSkipVerify,
 	}
 	var err error
@@ -53,33 +55,55 @@ func secret(env, file string) (string, error) {
 	return "", nil
 }
 
-// FromSuite builds the evaluator's environment from a loaded suite: the
+// Config tunes FromSuiteWith.
+type Config struct {
+	// Certs are the drills' loaded identities (ResolveIdentities).
+	Certs map[string]*tls.Certificate
+	// Transcript, when set (--debug), receives every backend request and
+	// response, secrets redacted.
+	Transcript io.Writer
+}
+
+// FromSuite is FromSuiteWith with the certificates only.
+func FromSuite(s expectations.Suite, certs ...map[string]*tls.Certificate) (expectations.Env, error) {
+	var c Config
+	if len(certs) > 0 {
+		c.Certs = certs[0]
+	}
+	return FromSuiteWith(s, c)
+}
+
+// FromSuiteWith builds the evaluator's environment from a loaded suite: the
 // collectors for its backends and an injector for its targets. Signals whose
 // backend is not declared stay nil (their expectations report ERROR).
-// certs are the drills' loaded identities (ResolveIdentities), may be nil.
-func FromSuite(s expectations.Suite, certs ...map[string]*tls.Certificate) (expectations.Env, error) {
+func FromSuiteWith(s expectations.Suite, cfg Config) (expectations.Env, error) {
 	var env expectations.Env
+	opts := func(hb *expectations.HTTPBackend) (collectors.HTTPOptions, error) {
+		o, err := HTTPOptions(hb)
+		o.Transcript = cfg.Transcript
+		return o, err
+	}
 	b := s.Backends
 	if b.Prometheus != nil {
-		o, err := HTTPOptions(b.Prometheus)
+		o, err := opts(b.Prometheus)
 		if err != nil {
-			return env, fmt.Errorf("backends.prometheus: %w", err)
+			return env, fmt.Errorf("%s: %w", s.At("backends.prometheus"), err)
 		}
 		c, err := prometheus.New(b.Prometheus.URL, o)
 		if err != nil {
-			return env, fmt.Errorf("backends.prometheus: %w", err)
+			return env, fmt.Errorf("%s: %w", s.At("backends.prometheus"), err)
 		}
 		env.Metrics = Metrics{Client: c}
 		env.Alerts = map[string]expectations.AlertSource{"prometheus": PromAlerts{Client: c}}
 	}
 	if b.Alertmanager != nil {
-		o, err := HTTPOptions(b.Alertmanager)
+		o, err := opts(b.Alertmanager)
 		if err != nil {
-			return env, fmt.Errorf("backends.alertmanager: %w", err)
+			return env, fmt.Errorf("%s: %w", s.At("backends.alertmanager"), err)
 		}
 		c, err := alertmanager.New(b.Alertmanager.URL, o)
 		if err != nil {
-			return env, fmt.Errorf("backends.alertmanager: %w", err)
+			return env, fmt.Errorf("%s: %w", s.At("backends.alertmanager"), err)
 		}
 		if env.Alerts == nil {
 			env.Alerts = map[string]expectations.AlertSource{}
@@ -90,17 +114,17 @@ func FromSuite(s expectations.Suite, certs ...map[string]*tls.Certificate) (expe
 	case len(b.LogFiles) > 0:
 		env.Logs = Logs{Paths: b.LogFiles}
 	case b.Loki != nil:
-		o, err := HTTPOptions(b.Loki)
+		o, err := opts(b.Loki)
 		if err != nil {
-			return env, fmt.Errorf("backends.logs.loki: %w", err)
+			return env, fmt.Errorf("%s: %w", s.At("backends.logs.loki"), err)
 		}
 		c, err := loki.New(b.Loki.URL, o)
 		if err != nil {
-			return env, fmt.Errorf("backends.logs.loki: %w", err)
+			return env, fmt.Errorf("%s: %w", s.At("backends.logs.loki"), err)
 		}
 		env.Logs = Loki{Client: c, Selector: b.Loki.Selector, URL: collectors.Redact(b.Loki.URL)}
 	case b.VictoriaLogs != nil:
-		return env, fmt.Errorf("backends.logs.victorialogs: not wired yet in this build")
+		return env, fmt.Errorf("%s: not wired yet in this build", s.At("backends.logs.victorialogs"))
 	}
 	traces := []struct {
 		name string
@@ -115,31 +139,35 @@ func FromSuite(s expectations.Suite, certs ...map[string]*tls.Certificate) (expe
 		if tb.hb == nil {
 			continue
 		}
-		o, err := HTTPOptions(tb.hb)
+		o, err := opts(tb.hb)
 		if err != nil {
-			return env, fmt.Errorf("backends.traces.%s: %w", tb.name, err)
+			return env, fmt.Errorf("%s: %w", s.At("backends.traces."+tb.name), err)
 		}
 		c, err := tb.mk(tb.hb.URL, o)
 		if err != nil {
-			return env, fmt.Errorf("backends.traces.%s: %w", tb.name, err)
+			return env, fmt.Errorf("%s: %w", s.At("backends.traces."+tb.name), err)
 		}
 		env.Traces = Traces{Client: c, Name: tb.name + " " + collectors.Redact(tb.hb.URL)}
 	}
-	inj := &Injector{Targets: s.Targets, Rate: s.Defaults.Rate}
-	if len(certs) > 0 {
-		inj.Certs = certs[0]
+	if len(b.OTLPFiles) > 0 {
+		r, err := otlpfile.New(b.OTLPFiles...)
+		if err != nil {
+			return env, fmt.Errorf("%s: %w", s.At("backends.traces.otlp_files"), err)
+		}
+		env.Traces = Traces{Client: r, Name: "otlp files " + strings.Join(b.OTLPFiles, ", ")}
 	}
+	inj := &Injector{Targets: s.Targets, Rate: s.Defaults.Rate, Certs: cfg.Certs}
 	if s.Identities.CACertFile != "" {
 		certPEM, err := os.ReadFile(s.Identities.CACertFile)
 		if err != nil {
-			return env, fmt.Errorf("identities.ca.cert_file: %w", err)
+			return env, fmt.Errorf("%s: %w", s.At("identities.ca.cert_file"), err)
 		}
 		keyPEM, err := os.ReadFile(s.Identities.CAKeyFile)
 		if err != nil {
-			return env, fmt.Errorf("identities.ca.key_file: %w", err)
+			return env, fmt.Errorf("%s: %w", s.At("identities.ca.key_file"), err)
 		}
 		if inj.CA, err = fixtures.ParseCA(certPEM, keyPEM); err != nil {
-			return env, fmt.Errorf("identities.ca: %w", err)
+			return env, fmt.Errorf("%s: %w", s.At("identities.ca"), err)
 		}
 	}
 	env.Injector = inj

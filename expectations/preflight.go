@@ -1,0 +1,63 @@
+package expectations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Preflight asks every backend the suite's expectations will read whether
+// it answers, before any traffic is sent: sending known-bad traffic that no
+// one can verify is noise at best. It returns one error per backend that
+// does not answer.
+func Preflight(ctx context.Context, s Suite, env Env) []error {
+	need := map[string]bool{}
+	for _, d := range s.WithDefaults().Drills {
+		checks, _ := planDrill(s, d)
+		for _, c := range checks {
+			switch c := c.(type) {
+			case *alertCheck:
+				need["alerts:"+c.a.Source] = true
+			default:
+				need[c.signal()] = true
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var errs []error
+	fail := func(what string, err error) { errs = append(errs, fmt.Errorf("%s: %w", what, err)) }
+	if need[SignalMetrics] {
+		if env.Metrics == nil {
+			fail("metrics", errors.New("no metrics backend configured"))
+		} else if _, err := env.Metrics.Now(ctx); err != nil {
+			fail("metrics backend", err)
+		}
+	}
+	if need[SignalLogs] {
+		if env.Logs == nil {
+			fail("logs", errors.New("no log backend configured"))
+		} else if _, err := env.Logs.Grep(ctx, []string{"meshdrill-preflight"}, time.Now().Add(-time.Minute), time.Now()); err != nil {
+			fail("log backend "+env.Logs.Describe(), err)
+		}
+	}
+	if need[SignalTraces] {
+		if env.Traces == nil {
+			fail("traces", errors.New("no trace backend configured"))
+		} else if _, err := env.Traces.Trace(ctx, "00000000000000000000000000000001"); err != nil && !errors.Is(err, ErrTraceNotFound) {
+			fail("trace backend "+env.Traces.Describe(), err)
+		}
+	}
+	for _, src := range []string{"alertmanager", "prometheus"} {
+		if !need["alerts:"+src] {
+			continue
+		}
+		if a := env.Alerts[src]; a == nil {
+			fail("alerts", fmt.Errorf("no %s backend configured", src))
+		} else if _, err := a.Alerts(ctx); err != nil {
+			fail(a.Describe(), err)
+		}
+	}
+	return errs
+}
