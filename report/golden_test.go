@@ -28,6 +28,8 @@ func TestGolden(t *testing.T) {
 		{"json", JSON, "report.json.golden"},
 		{"junit", JUnit, "report.junit.golden"},
 		{"markdown", Markdown, "report.md.golden"},
+		{"console", func(w io.Writer, r expectations.Report) error { return Console(w, r, ConsoleOptions{}) }, "report.console.golden"},
+		{"console-color", func(w io.Writer, r expectations.Report) error { return Console(w, r, ConsoleOptions{Color: true}) }, "report.console-color.golden"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
