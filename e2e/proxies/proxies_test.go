@@ -12,6 +12,7 @@
 package proxies_test
 
 import (
+	"context"
 	"net"
 	"os"
 	"testing"
@@ -20,7 +21,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/internal/testenv"
+	"github.com/meshdrill/meshdrill/internal/wire"
 )
 
 // stack is the backends every edge reports to.
@@ -135,6 +138,19 @@ func testNginx(t *testing.T, st *stack, edges map[string]*edge) {
 			"error-burst":         logged,
 			"control":             logged,
 		}, rep)
+		// The same lines went over syslog to VictoriaLogs.
+		vl, err := wire.NewVictoriaLogs(&expectations.HTTPBackend{URL: st.vlogs.URL, Selector: "app_name:nginx"})
+		require.NoError(t, err)
+		ids := requestIDs(rep, "forbidden-identity")
+		require.NotEmpty(t, ids)
+		var got map[string][]string
+		assert.Eventually(t, func() bool {
+			got, err = vl.Grep(context.Background(), ids, rep.Started, rep.Finished)
+			return err == nil && len(got) == len(ids)
+		}, 10*time.Second, 200*time.Millisecond, "nginx's syslog lines in VictoriaLogs: %v %v", got, err)
+		for _, lines := range got {
+			assert.Contains(t, lines[0], `"GET /api/orders HTTP/1.1" 403 `)
+		}
 	})
 	t.Run("open", func(t *testing.T) {
 		t.Parallel()

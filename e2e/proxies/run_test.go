@@ -150,3 +150,16 @@ func result(t *testing.T, rep expectations.Report, drill, name string) expectati
 	t.Fatalf("no expectation %q in drill %q", name, drill)
 	return expectations.Result{}
 }
+
+// requestIDs lists the x-request-id of every request a drill sent.
+func requestIDs(rep expectations.Report, drill string) []string {
+	var out []string
+	for _, d := range rep.Drills {
+		if d.Name == drill {
+			for _, r := range d.Injection.Requests {
+				out = append(out, r.RequestID)
+			}
+		}
+	}
+	return out
+}
