@@ -91,18 +91,29 @@ func Run(ctx context.Context, s Suite, env Env, runID string) Report {
 	}
 	rep := Report{Suite: s.Name, RunID: runID, Started: env.Clock.Now()}
 	rep.Drills = make([]DrillResult, len(s.Drills))
+	// The slots bound the drills sending traffic at once; a drill gives its
+	// slot back once its traffic is sent, so waiting for evidence (mostly
+	// sleeping between polls) never holds up another drill's injection.
 	sem := make(chan struct{}, s.Defaults.Concurrency)
 	var wg sync.WaitGroup
 	for i, d := range s.Drills {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			acquired := false
 			select {
 			case sem <- struct{}{}:
-				defer func() { <-sem }()
+				acquired = true
 			case <-ctx.Done():
 			}
-			rep.Drills[i] = runDrill(ctx, s, d, &env, runID)
+			release := func() {
+				if acquired {
+					acquired = false
+					<-sem
+				}
+			}
+			defer release()
+			rep.Drills[i] = runDrill(ctx, s, d, &env, runID, release)
 		}()
 	}
 	wg.Wait()
@@ -116,7 +127,7 @@ func (env *Env) progress(p Progress) {
 	}
 }
 
-func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string) DrillResult {
+func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string, injected func()) DrillResult {
 	t := s.Targets[d.Target]
 	dr := DrillResult{Name: d.Name, Kind: d.Kind, Target: d.Target}
 	checks, blind := planDrill(s, d)
@@ -131,6 +142,7 @@ func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string) Dri
 	// 2. inject.
 	env.progress(Progress{Drill: d.Name, Stage: "inject", Message: fmt.Sprintf("sending %d %s requests to %s", d.Count, d.Kind, t.Address)})
 	inj, err := env.Injector.Inject(ctx, d, runID)
+	injected()
 	dr.Injection = inj
 	if err != nil {
 		dr.Client = Result{Signal: SignalClient, Name: "client outcome", Verdict: Error, Expected: inj.Expected, Got: err.Error()}
@@ -138,7 +150,7 @@ func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string) Dri
 		dr.Verdict = Worst(verdictsOf(dr)...)
 		return dr
 	}
-	injected := env.Clock.Now()
+	doneAt := env.Clock.Now()
 
 	// 3. classify. Evidence is looked for only for the requests that
 	// produced the drill's event (the expected rejection, or for latency and
@@ -186,7 +198,7 @@ func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string) Dri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = await(ctx, env, d, c, events, injected, base)
+			results[i] = await(ctx, env, d, c, events, doneAt, base)
 		}()
 	}
 	wg.Wait()
@@ -244,8 +256,8 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 		if err := env.Clock.Sleep(ctx, min(wait, remaining)); err != nil {
 			break
 		}
-		if wait *= 2; wait > d.PollInterval && d.PollInterval > 0 {
-			wait = d.PollInterval
+		if wait *= 2; wait > pollCap(d.PollInterval, env.ScrapeInterval) {
+			wait = pollCap(d.PollInterval, env.ScrapeInterval)
 		}
 	}
 	res.Elapsed = env.Clock.Now().Sub(injected)
@@ -294,6 +306,19 @@ func lookOnce(ctx context.Context, env *Env, c check, reqs []SentRequest, res Re
 		res.Got = fmt.Sprintf("for the %d let-through requests: %s", len(reqs), o.got)
 	}
 	return res
+}
+
+// pollCap is the longest wait between two polls: the suite's poll interval,
+// but no more than a quarter of the scrape interval (at least 250ms), so
+// evidence from a new scrape is seen soon after it lands.
+func pollCap(interval, scrape time.Duration) time.Duration {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	if scrape > 0 {
+		interval = min(interval, max(scrape/4, 250*time.Millisecond))
+	}
+	return interval
 }
 
 // pollBudget bounds one poll: at least a second, at most ten.
