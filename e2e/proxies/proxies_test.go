@@ -84,6 +84,10 @@ func TestEdgeProxies(t *testing.T) {
 		t.Parallel()
 		testCaddy(t, st, edges)
 	})
+	t.Run("cli", func(t *testing.T) {
+		t.Parallel()
+		testCLI(t, st, edges["nginx-enforcing"])
+	})
 }
 
 func (st *stack) vars(e *edge, prefix string) map[string]string {
