@@ -23,7 +23,6 @@ import (
 
 	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/internal/testenv"
-	"github.com/meshdrill/meshdrill/internal/wire"
 )
 
 // stack is the backends every edge reports to.
@@ -143,7 +142,7 @@ func testNginx(t *testing.T, st *stack, edges map[string]*edge) {
 			"control":             logged,
 		}, rep)
 		// The same lines went over syslog to VictoriaLogs.
-		vl, err := wire.NewVictoriaLogs(&expectations.HTTPBackend{URL: st.vlogs.URL, Selector: "app_name:nginx"})
+		vl, err := newVictoriaLogs(&expectations.HTTPBackend{URL: st.vlogs.URL, Selector: "app_name:nginx"})
 		require.NoError(t, err)
 		ids := requestIDs(rep, "forbidden-identity")
 		require.NotEmpty(t, ids)

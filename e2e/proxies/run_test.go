@@ -79,12 +79,8 @@ func fromSuite(s expectations.Suite, certs map[string]*tls.Certificate) (expecta
 	if err != nil {
 		return env, err
 	}
-	src, err := wire.NewVictoriaLogs(vl)
-	if err != nil {
-		return env, err
-	}
-	env.Logs = src
-	return env, nil
+	env.Logs, err = newVictoriaLogs(vl)
+	return env, err
 }
 
 func sortedVars(vars map[string]string) []string {
@@ -162,4 +158,14 @@ func requestIDs(rep expectations.Report, drill string) []string {
 		}
 	}
 	return out
+}
+
+// newVictoriaLogs is the log source FromSuiteWith will build for a suite's
+// backends.logs.victorialogs.
+func newVictoriaLogs(b *expectations.HTTPBackend) (wire.VictoriaLogs, error) {
+	o, err := wire.HTTPOptions(b)
+	if err != nil {
+		return wire.VictoriaLogs{}, err
+	}
+	return wire.NewVictoriaLogs(b, o)
 }

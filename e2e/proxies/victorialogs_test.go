@@ -13,7 +13,6 @@ import (
 
 	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/internal/testenv"
-	"github.com/meshdrill/meshdrill/internal/wire"
 )
 
 // TestVictoriaLogsSource drives wire.VictoriaLogs against a real
@@ -56,9 +55,9 @@ func TestVictoriaLogsSource(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	all, err := wire.NewVictoriaLogs(&expectations.HTTPBackend{URL: vl.URL})
+	all, err := newVictoriaLogs(&expectations.HTTPBackend{URL: vl.URL})
 	require.NoError(t, err)
-	haproxy, err := wire.NewVictoriaLogs(&expectations.HTTPBackend{URL: vl.URL, Selector: "app_name:haproxy"})
+	haproxy, err := newVictoriaLogs(&expectations.HTTPBackend{URL: vl.URL, Selector: "app_name:haproxy"})
 	require.NoError(t, err)
 	assert.Equal(t, "victorialogs "+vl.URL+" app_name:haproxy", haproxy.Describe())
 
@@ -110,7 +109,7 @@ func TestVictoriaLogsSource(t *testing.T) {
 		assert.Equal(t, 0, got[0].Code)
 	})
 	t.Run("an unreachable server is an error, not an empty answer", func(t *testing.T) {
-		dead, err := wire.NewVictoriaLogs(&expectations.HTTPBackend{URL: "http://" + testenv.FreeAddr(t), Timeout: time.Second})
+		dead, err := newVictoriaLogs(&expectations.HTTPBackend{URL: "http://" + testenv.FreeAddr(t), Timeout: time.Second})
 		require.NoError(t, err)
 		_, err = dead.Grep(ctx, []string{"x"}, since, until)
 		assert.Error(t, err)

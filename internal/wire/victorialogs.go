@@ -29,12 +29,9 @@ type VictoriaLogs struct {
 }
 
 // NewVictoriaLogs builds the log source for a suite's
-// backends.logs.victorialogs.
-func NewVictoriaLogs(b *expectations.HTTPBackend) (VictoriaLogs, error) {
-	o, err := HTTPOptions(b)
-	if err != nil {
-		return VictoriaLogs{}, err
-	}
+// backends.logs.victorialogs, with client options already resolved from it
+// (HTTPOptions, plus FromSuiteWith's transcript).
+func NewVictoriaLogs(b *expectations.HTTPBackend, o collectors.HTTPOptions) (VictoriaLogs, error) {
 	c, err := victorialogs.New(b.URL, o)
 	if err != nil {
 		return VictoriaLogs{}, err
