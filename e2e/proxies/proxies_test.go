@@ -41,7 +41,7 @@ func TestEdgeProxies(t *testing.T) {
 		t.Skip("starts nginx, HAProxy, Caddy, Prometheus, Alertmanager, Jaeger and VictoriaLogs")
 	}
 	st := &stack{pki: newPKI(t), upstream: startUpstream(t)}
-	st.syslog = testenv.FreeAddr(t)
+	st.syslog = freeUDPAddr(t)
 	st.vlogs = testenv.StartVictoriaLogs(t, "-syslog.listenAddr.udp="+st.syslog)
 	st.am = testenv.StartAlertmanager(t, testenv.AlertmanagerConfig{})
 	st.jaeger = testenv.StartJaeger(t)
@@ -246,4 +246,14 @@ func testCaddy(t *testing.T, st *stack, edges map[string]*edge) {
 			"latency":            {Client: "PASS", Metrics: "FAIL", Logs: "FAIL", Traces: "FAIL", Alerts: "-", Drill: "FAIL"},
 		}, rep)
 	})
+}
+
+// freeUDPAddr returns a loopback UDP address that was free a moment ago:
+// testenv's free ports are TCP ones.
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer c.Close()
+	return c.LocalAddr().String()
 }

@@ -23,7 +23,7 @@ func TestVictoriaLogsSource(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts VictoriaLogs")
 	}
-	syslog := testenv.FreeAddr(t)
+	syslog := freeUDPAddr(t)
 	vl := testenv.StartVictoriaLogs(t, "-syslog.listenAddr.udp="+syslog)
 	conn, err := net.Dial("udp", syslog)
 	require.NoError(t, err)
