@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -321,4 +322,19 @@ func caddyProxy(otlpGRPC string) proxy {
 		// metrics option it carries no caddy_http_* series.
 		metrics: func(variant) bool { return true },
 	}
+}
+
+// needCaddyTracing skips (fails under CI) when the Caddy found is Debian's
+// 2.6, built without the tracing module.
+func needCaddyTracing(t *testing.T, bin string) {
+	t.Helper()
+	out, err := exec.Command(bin, "list-modules").Output()
+	if err == nil && strings.Contains(string(out), "http.handlers.tracing") {
+		return
+	}
+	msg := fmt.Sprintf("%s has no tracing module (Debian's 2.6?): install Caddy 2.11 with scripts/install-backends.sh caddy", bin)
+	if testenv.InCI() {
+		t.Fatal("CI=true, so this is a failure, not a skip: " + msg)
+	}
+	t.Skip(msg)
 }

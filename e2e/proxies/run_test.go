@@ -28,7 +28,7 @@ func examplePath(t *testing.T, rel string) string {
 // runOptions narrow a run for a broken variant.
 type runOptions struct {
 	selectRE string        // --run
-	deadline time.Duration // each drill's deadline, when a FAIL must wait for it
+	deadline time.Duration // each drill's deadline and alert wait, when a FAIL must wait for them
 }
 
 // runSuite runs an example suite the way `meshdrill run` does: the loader
@@ -50,6 +50,11 @@ func runSuite(t *testing.T, path string, vars map[string]string, o runOptions) e
 	if o.deadline > 0 {
 		for i := range s.Drills {
 			s.Drills[i].Deadline = o.deadline
+			for _, e := range s.Drills[i].Expect {
+				if e.Alert != nil {
+					e.Alert.Within = o.deadline
+				}
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
