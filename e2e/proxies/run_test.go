@@ -71,21 +71,9 @@ func runSuite(t *testing.T, path string, vars map[string]string, o runOptions) e
 	return rep
 }
 
-// fromSuite is wire.FromSuiteWith, with the VictoriaLogs log source built
-// here while FromSuiteWith does not wire it yet.
+// fromSuite builds the environment as meshdrill run does.
 func fromSuite(s expectations.Suite, certs map[string]*tls.Certificate) (expectations.Env, error) {
-	c := wire.Config{Certs: certs}
-	vl := s.Backends.VictoriaLogs
-	if vl == nil {
-		return wire.FromSuiteWith(s, c)
-	}
-	s.Backends.VictoriaLogs = nil
-	env, err := wire.FromSuiteWith(s, c)
-	if err != nil {
-		return env, err
-	}
-	env.Logs, err = newVictoriaLogs(vl)
-	return env, err
+	return wire.FromSuiteWith(s, wire.Config{Certs: certs})
 }
 
 func sortedVars(vars map[string]string) []string {

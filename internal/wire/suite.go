@@ -124,7 +124,13 @@ func FromSuiteWith(s expectations.Suite, cfg Config) (expectations.Env, error) {
 		}
 		env.Logs = Loki{Client: c, Selector: b.Loki.Selector, URL: collectors.Redact(b.Loki.URL)}
 	case b.VictoriaLogs != nil:
-		return env, fmt.Errorf("%s: not wired yet in this build", s.At("backends.logs.victorialogs"))
+		o, err := opts(b.VictoriaLogs)
+		if err == nil {
+			env.Logs, err = NewVictoriaLogs(b.VictoriaLogs, o)
+		}
+		if err != nil {
+			return env, fmt.Errorf("%s: %w", s.At("backends.logs.victorialogs"), err)
+		}
 	}
 	traces := []struct {
 		name string
