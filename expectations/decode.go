@@ -1,8 +1,10 @@
 package expectations
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -111,6 +114,19 @@ func (d *strictDecoder) fieldErr(path, format string, a ...any) {
 
 func decodeFile(file string, data []byte, v any, vars func(string) (string, bool)) (*strictDecoder, error) {
 	d := &strictDecoder{file: file, pos: map[string]*token.Position{}, vars: vars}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
+	if len(data) > MaxSuiteSize {
+		d.errorf(nil, "", "%d bytes, more than the %d a suite may have", len(data), MaxSuiteSize)
+		return d, &LoadError{Errs: d.errs}
+	}
+	if line, depth := flowDepth(data); depth > MaxSuiteDepth {
+		d.errorf(&token.Position{Line: line, Column: 1}, "", "nested more than %d levels deep", MaxSuiteDepth)
+		return d, &LoadError{Errs: d.errs}
+	}
+	if !utf8.Valid(data) {
+		d.errorf(nil, "", "not valid UTF-8")
+		return d, &LoadError{Errs: d.errs}
+	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		var ye yaml.Error
@@ -291,8 +307,8 @@ func (d *strictDecoder) decode(n ast.Node, v reflect.Value, path string) {
 			return
 		}
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			d.errorf(pos(n), path, "expected a number, got %q", s)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.errorf(pos(n), path, "expected a finite number, got %q", s)
 			return
 		}
 		v.SetFloat(f)
@@ -419,3 +435,53 @@ func editDistance(a, b string) int {
 
 // envLookup is the default source of ${VAR} values.
 var envLookup = os.LookupEnv
+
+// flowDepth is the deepest nesting of flow collections ([ and {, outside
+// quotes) and of block indentation, with the line where it is reached: a
+// cheap bound checked before the YAML parser, whose cost grows quickly with
+// depth.
+func flowDepth(data []byte) (line, depth int) {
+	cur, ln := 0, 1
+	var quote byte
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '\n':
+			ln++
+			if quote == '\'' || quote == '"' {
+				continue
+			}
+			// block nesting: leading spaces of the next line, two per level
+			j := i + 1
+			for j < len(data) && data[j] == ' ' {
+				j++
+			}
+			if lvl := (j - i - 1) / 2; lvl > depth && cur == 0 {
+				line, depth = ln, lvl
+			}
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case (c == '"' || c == '\'') && (i == 0 || bytes.IndexByte([]byte(" \t:[{,-\n"), data[i-1]) >= 0):
+			quote = c
+		case c == '#':
+			for i < len(data) && data[i] != '\n' {
+				i++
+			}
+			i--
+		case c == '[' || c == '{':
+			cur++
+			if cur > depth {
+				line, depth = ln, cur
+			}
+		case c == ']' || c == '}':
+			if cur > 0 {
+				cur--
+			}
+		}
+	}
+	return line, depth
+}

@@ -3,6 +3,7 @@ package expectations
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -249,6 +250,16 @@ type LoadOptions struct {
 // reported at once, each with file:line:col. Paths in the suite resolve
 // relative to the suite file.
 func Load(path string, o LoadOptions) (Suite, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return Suite{}, fmt.Errorf("read suite: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return Suite{}, fmt.Errorf("read suite %s: not a regular file", path)
+	}
+	if st.Size() > MaxSuiteSize {
+		return Suite{}, fmt.Errorf("read suite %s: %d bytes, more than the %d a suite may have", path, st.Size(), MaxSuiteSize)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Suite{}, fmt.Errorf("read suite: %w", err)
@@ -428,10 +439,18 @@ var (
 	methodName = regexp.MustCompile(`^[A-Z]+$`)
 )
 
-// Limits that keep a suite from hurting the service it drills.
+// Limits that keep a suite from hurting the service it drills, and a run
+// bounded in time.
 const (
-	MaxCount = 1000
-	MaxRate  = 200
+	MaxCount       = 1000
+	MaxRate        = 200
+	MinRate        = 0.1
+	MaxConcurrency = 32
+	MaxDeadline    = time.Hour
+	// MaxSuiteSize bounds a suite file; the YAML parser's cost grows
+	// quickly with nesting, so deep nesting is refused before parsing.
+	MaxSuiteSize  = 4 << 20
+	MaxSuiteDepth = 64
 )
 
 // validate checks the converted suite, pointing each problem at its field.
@@ -453,16 +472,18 @@ func (d *strictDecoder) validate(s Suite) {
 			d.fieldErr(p+".spiffe_id", "not a SPIFFE ID: %q", t.SPIFFEID)
 		}
 	}
-	if s.Backends.Prometheus != nil {
-		d.checkURL("backends.prometheus.url", s.Backends.Prometheus.URL)
-	}
 	for path, b := range map[string]*HTTPBackend{
-		"backends.alertmanager.url": s.Backends.Alertmanager, "backends.logs.loki.url": s.Backends.Loki,
-		"backends.logs.victorialogs.url": s.Backends.VictoriaLogs, "backends.traces.jaeger.url": s.Backends.Jaeger,
-		"backends.traces.tempo.url": s.Backends.Tempo, "backends.traces.zipkin.url": s.Backends.Zipkin,
+		"backends.prometheus": s.Backends.Prometheus, "backends.alertmanager": s.Backends.Alertmanager,
+		"backends.logs.loki": s.Backends.Loki, "backends.logs.victorialogs": s.Backends.VictoriaLogs,
+		"backends.traces.jaeger": s.Backends.Jaeger, "backends.traces.tempo": s.Backends.Tempo,
+		"backends.traces.zipkin": s.Backends.Zipkin,
 	} {
-		if b != nil {
-			d.checkURL(path, b.URL)
+		if b == nil {
+			continue
+		}
+		d.checkURL(path+".url", b.URL)
+		if b.Timeout < 0 || b.Timeout > 10*time.Minute {
+			d.fieldErr(path+".timeout", "must be between 0 (the default, 30s) and 10m, got %s", b.Timeout)
 		}
 	}
 	if b := s.Backends.Loki; b != nil {
@@ -478,8 +499,18 @@ func (d *strictDecoder) validate(s Suite) {
 	if s.Defaults.Count > MaxCount {
 		d.fieldErr("defaults.count", "at most %d requests per drill, got %d", MaxCount, s.Defaults.Count)
 	}
-	if s.Defaults.Rate < 0 || s.Defaults.Rate > MaxRate {
-		d.fieldErr("defaults.rate", "must be between 0 and %d requests per second, got %g", MaxRate, s.Defaults.Rate)
+	// NaN fails every comparison: test for the valid range, not the invalid.
+	if !(s.Defaults.Rate >= MinRate && s.Defaults.Rate <= MaxRate) {
+		d.fieldErr("defaults.rate", "must be between %g and %d requests per second, got %g", MinRate, MaxRate, s.Defaults.Rate)
+	}
+	if c := s.Defaults.Concurrency; c < 1 || c > MaxConcurrency {
+		d.fieldErr("defaults.concurrency", "must be between 1 and %d drills at once, got %d", MaxConcurrency, c)
+	}
+	if dl := s.Defaults.Deadline; dl <= 0 || dl > MaxDeadline {
+		d.fieldErr("defaults.deadline", "must be between 0s and %s, got %s", MaxDeadline, dl)
+	}
+	if pi := s.Defaults.PollInterval; pi < 100*time.Millisecond || pi > time.Minute {
+		d.fieldErr("defaults.poll_interval", "must be between 100ms and 1m, got %s", pi)
 	}
 	if len(s.Drills) == 0 {
 		d.fieldErr("drills", "at least one drill is required")
@@ -560,8 +591,13 @@ func (d *strictDecoder) validate(s Suite) {
 		if dr.Kind == "error-burst" && (dr.Status < 500 || dr.Status > 599) {
 			d.fieldErr(ip+".status", "an error-burst drill needs a 5xx status, got %d", dr.Status)
 		}
-		if dr.Deadline < 0 {
-			d.fieldErr(p+".deadline", "must be positive")
+		if _, own := d.pos[p+".deadline"]; own && (dr.Deadline <= 0 || dr.Deadline > MaxDeadline) {
+			d.fieldErr(p+".deadline", "must be between 0s and %s, got %s", MaxDeadline, dr.Deadline)
+		}
+		if dr.Kind == "wrong-trust-domain" && dr.Identity != "" && spiffeID.MatchString(dr.Identity) {
+			if td := strings.SplitN(strings.TrimPrefix(dr.Identity, "spiffe://"), "/", 2)[0]; td == s.Mesh.TrustDomain {
+				d.fieldErr(ip+".identity", "a wrong-trust-domain drill needs an identity outside the mesh's trust domain %q", td)
+			}
 		}
 		if s.Mesh.Dialect == "generic" && len(dr.Expect) == 0 {
 			d.fieldErr(p, "expect: a generic suite knows no defaults; list the evidence (metric, logs, trace, alert, absent, blind_spot)")
@@ -579,9 +615,20 @@ func (d *strictDecoder) validate(s Suite) {
 }
 
 func (d *strictDecoder) checkURL(path, u string) {
-	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		d.fieldErr(path, "expected an http:// or https:// URL, got %q", u)
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		d.fieldErr(path, "expected an http:// or https:// URL with a host, got %q", redactURL(u))
 	}
+}
+
+// redactURL hides a password written into a URL, for error messages.
+func redactURL(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil || pu.User == nil {
+		return u
+	}
+	pu.User = url.User(pu.User.Username())
+	return pu.String()
 }
 
 func sortedKeys[V any](m map[string]V) []string {
