@@ -171,6 +171,9 @@ func (m *metricDelta) poll(ctx context.Context, env *Env, reqs []SentRequest) ob
 		d -= delta(m.baseMinus, afterMinus)
 		raw += "\n" + rawSeries(afterMinus)
 	}
+	if math.IsNaN(d) || math.IsInf(d, 0) {
+		return observation{err: fmt.Errorf("the counters are not numbers (Δ = %v):\n%s", d, raw), window: window}
+	}
 	o := observation{got: fmt.Sprintf("Δ = %s", fmtFloat(d)), raw: raw, window: window}
 	target := m.want.target(n)
 	switch {
@@ -204,9 +207,8 @@ func (m *metricDelta) pollValue(ctx context.Context, env *Env, n int) observatio
 	if len(series) == 0 {
 		o.got = "no series (empty result)"
 	}
-	if math.IsNaN(sum) {
-		o.got = "NaN: not a number"
-		return o
+	if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		return observation{err: fmt.Errorf("the query's value is not a number: %v", sum), window: o.window}
 	}
 	t := m.want.target(n)
 	if len(series) > 0 && (m.want.holds(sum, n) || (m.tolerance > 0 && math.Abs(sum-t) <= m.tolerance && m.want.Op == "==")) {

@@ -136,7 +136,9 @@ func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string, inj
 	env.progress(Progress{Drill: d.Name, Stage: "baseline", Message: "reading baselines"})
 	prepErr := make([]error, len(checks))
 	for i, c := range checks {
-		prepErr[i] = c.prepare(ctx, env)
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		prepErr[i] = c.prepare(pctx, env)
+		cancel()
 	}
 
 	// 2. inject.
@@ -151,6 +153,17 @@ func runDrill(ctx context.Context, s Suite, d Drill, env *Env, runID string, inj
 		return dr
 	}
 	doneAt := env.Clock.Now()
+
+	if ctx.Err() != nil {
+		// Cancelled while sending: the requests cut short are not a
+		// client outcome of the target, and the rest is not the drill.
+		dr.Client = classify(d, inj)
+		dr.Client.Verdict = Error
+		dr.Client.Got = fmt.Sprintf("interrupted after %d of %d requests: %s", len(inj.Requests), d.Count, dr.Client.Got)
+		dr.Results = errResults(checks, blind, "interrupted: the drill's traffic was not all sent")
+		dr.Verdict = Worst(verdictsOf(dr)...)
+		return dr
+	}
 
 	// 3. classify. Evidence is looked for only for the requests that
 	// produced the drill's event (the expected rejection, or for latency and
@@ -231,6 +244,7 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 	var answered bool
 	var last observation
 	var lastErr error
+	failed := 0 // polls that errored
 	for {
 		res.Polls++
 		// Each poll has its own budget, so one hung backend call cannot eat
@@ -243,6 +257,7 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 		}
 		if o.err != nil {
 			lastErr = o.err
+			failed++
 		} else {
 			answered, last, lastErr = true, o, nil
 		}
@@ -282,9 +297,17 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 		}
 		res.Got = fmt.Sprintf("could not tell: %v", lastErr)
 	}
-	if ctx.Err() != nil && res.Verdict != Pass && !(answered && last.final) {
+	// An absence holds only if every look in the whole window succeeded:
+	// a backend that stopped answering for part of it could have missed
+	// exactly what must not happen.
+	if full && res.Verdict == Pass && failed > 0 {
+		res.Verdict = Error
+		res.Got = fmt.Sprintf("could not tell: %d of %d polls failed (last: %v); the others saw %s", failed, res.Polls, lastErr, last.got)
+	}
+	interrupted := ctx.Err() != nil && env.Clock.Now().Before(deadline)
+	if interrupted && (res.Verdict != Pass || full) && !(answered && last.final) {
 		// Stopped before the deadline: nobody waited long enough to say
-		// the evidence is missing.
+		// the evidence is missing, or that it stayed absent.
 		res.Verdict = Error
 		res.Got = fmt.Sprintf("interrupted before the deadline (%s); so far: %s", window, res.Got)
 	}

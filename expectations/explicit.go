@@ -410,7 +410,7 @@ func (c *alertCheck) poll(ctx context.Context, env *Env, _ []SentRequest) observ
 	if err != nil {
 		return observation{err: err, window: src.Describe()}
 	}
-	var firing, pending bool
+	var firing, pending, suppressed bool
 	for _, a := range alerts {
 		if a.Name != c.a.Name || !labelsMatch(a.Labels, c.a.Labels) {
 			continue
@@ -420,6 +420,8 @@ func (c *alertCheck) poll(ctx context.Context, env *Env, _ []SentRequest) observ
 			firing = true
 		case "pending":
 			pending = true
+		case "suppressed":
+			suppressed = true
 		}
 	}
 	if pending {
@@ -429,6 +431,10 @@ func (c *alertCheck) poll(ctx context.Context, env *Env, _ []SentRequest) observ
 	switch {
 	case firing:
 		o.got = "firing"
+	case suppressed:
+		// Alertmanager holds it, but a silence or an inhibition keeps it
+		// from anyone: it fired, and nobody was told.
+		o.got = "firing but suppressed (silenced or inhibited): nobody is notified"
 	case pending:
 		o.got = "pending (its for: has not elapsed)"
 	case c.sawPending:
@@ -437,8 +443,8 @@ func (c *alertCheck) poll(ctx context.Context, env *Env, _ []SentRequest) observ
 		o.got = "never pending or firing"
 	}
 	if c.absent {
-		o.held = !firing
-		o.final = firing
+		o.held = !firing && !suppressed
+		o.final = firing || suppressed
 	} else {
 		o.held = firing
 	}

@@ -3,6 +3,7 @@ package expectations
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -57,14 +58,19 @@ func TestParseWant(t *testing.T) {
 }
 
 type fakeAlerts struct {
-	seq []([]Alert) // answer per poll; the last repeats
-	n   int
-	err error
+	seq     []([]Alert) // answer per poll; the last repeats
+	n       int
+	err     error
+	errFrom int // polls from this one on fail (0 = never)
 }
 
 func (f *fakeAlerts) Alerts(context.Context) ([]Alert, error) {
 	if f.err != nil {
 		return nil, f.err
+	}
+	if f.errFrom > 0 && f.n >= f.errFrom {
+		f.n++
+		return nil, errors.New("503 service unavailable")
 	}
 	a := f.seq[min(f.n, len(f.seq)-1)]
 	f.n++
@@ -128,6 +134,30 @@ func TestExplicitChecks(t *testing.T) {
 			expect: Expect{Absent: &AbsentExpect{Alert: &AlertExpect{Name: "EdgeDenials", Source: "alertmanager"}, Within: 5 * time.Second}},
 			alerts: &fakeAlerts{seq: [][]Alert{nil}},
 			want:   Pass,
+		},
+		{
+			name:   "an absence whose backend stopped answering is ERROR, not PASS",
+			expect: Expect{Absent: &AbsentExpect{Alert: &AlertExpect{Name: "EdgeDenials", Source: "alertmanager"}, Within: 6 * time.Second}},
+			alerts: &fakeAlerts{seq: [][]Alert{nil}, errFrom: 1},
+			want:   Error, gotHas: "polls failed",
+		},
+		{
+			name:   "a silenced alert fired, and nobody was told",
+			expect: Expect{Alert: &AlertExpect{Name: "EdgeDenials", Source: "alertmanager"}},
+			alerts: &fakeAlerts{seq: [][]Alert{{{Name: "EdgeDenials", State: "suppressed"}}}},
+			want:   Fail, gotHas: "suppressed",
+		},
+		{
+			name:   "a silenced alert breaks an absence",
+			expect: Expect{Absent: &AbsentExpect{Alert: &AlertExpect{Name: "EdgeDenials", Source: "alertmanager"}}},
+			alerts: &fakeAlerts{seq: [][]Alert{{{Name: "EdgeDenials", State: "suppressed"}}}},
+			want:   Fail, gotHas: "suppressed",
+		},
+		{
+			name:    "NaN counters are ERROR, not a finding",
+			expect:  Expect{Metric: &MetricExpect{Query: "x_total", Want: Want{Op: ">=", Count: true}}},
+			metrics: func(q string, polls int) ([]Series, error) { return series(math.NaN()), nil },
+			want:    Error, gotHas: "not numbers",
 		},
 		{
 			name:    "absent metric that moves is FAIL",
@@ -230,4 +260,33 @@ func TestPreflight(t *testing.T) {
 	// Signals a suite does not read are not asked.
 	g := genericSuite(Expect{Metric: &MetricExpect{Query: "x", Want: Want{Op: ">=", Count: true}}})
 	assert.Empty(t, Preflight(context.Background(), g, Env{Metrics: down}))
+}
+
+func TestInterruptedAbsenceIsNotPass(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	quiet := &fakeAlerts{seq: [][]Alert{nil}}
+	s := genericSuite(Expect{Absent: &AbsentExpect{Alert: &AlertExpect{Name: "X", Source: "alertmanager"}, Within: time.Minute}})
+	env := Env{
+		Alerts:   map[string]AlertSource{"alertmanager": cancelAfter{quiet, 2, cancel}},
+		Injector: fakeInjector{match: Matched, status: 403},
+		Clock:    clock,
+	}
+	r := Run(ctx, s, env, "r").Drills[0].Results[0]
+	assert.Equal(t, Error, r.Verdict, r.Got)
+	assert.Contains(t, r.Got, "interrupted before the deadline")
+}
+
+type cancelAfter struct {
+	*fakeAlerts
+	n      int
+	cancel func()
+}
+
+func (c cancelAfter) Alerts(ctx context.Context) ([]Alert, error) {
+	if c.fakeAlerts.n >= c.n {
+		c.cancel()
+	}
+	return c.fakeAlerts.Alerts(ctx)
 }
