@@ -29,7 +29,7 @@ Exit codes: 0 every suite is valid, 2 a suite has problems.`,
 					// CA, secrets named by env var or file.
 					var certs map[string]*tls.Certificate
 					if certs, err = wire.ResolveIdentities(cmd.Context(), &s); err == nil {
-						_, err = wire.FromSuite(s, certs)
+						_, err = wire.FromSuiteWith(s, wire.Config{Certs: certs, Secrets: g.secrets})
 					}
 				}
 				if err != nil {

@@ -104,7 +104,7 @@ func demoRun(ctx context.Context, l *lab.Lab, g *globals, o demoOptions) (expect
 	if err != nil {
 		return expectations.Report{}, err
 	}
-	env, err := wire.FromSuiteWith(s, wire.Config{Transcript: g.transcript()})
+	env, err := wire.FromSuiteWith(s, wire.Config{Transcript: g.transcript(), Secrets: g.secrets})
 	if err != nil {
 		return expectations.Report{}, err
 	}

@@ -50,6 +50,7 @@ func (o *resultOptions) validate() error {
 // self-telemetry, and returns the exit code. A failed output or push is
 // reported and makes the run exit 3 unless findings already make it 1.
 func (o *resultOptions) deliver(ctx context.Context, g *globals, rep expectations.Report) error {
+	rep = scrubReport(rep, g.secrets)
 	var problems []error
 	if err := report.Console(g.stdout, rep, report.ConsoleOptions{Color: g.color(), Verbose: g.debug}); err != nil {
 		problems = append(problems, err)

@@ -26,8 +26,8 @@ func newProgress(ctx context.Context, g *globals, drills []string) progress {
 	if g.quiet {
 		return progress{handle: func(expectations.Progress) {}, wait: func() {}}
 	}
-	if f, ok := g.stderr.(*os.File); ok && isTerminal(f) {
-		return liveProgress(ctx, f, drills)
+	if f, ok := g.rawStderr.(*os.File); ok && isTerminal(f) {
+		return liveProgress(ctx, g.stderr, drills)
 	}
 	return progress{handle: progressPrinter(g.stderr), wait: func() {}}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshdrill/meshdrill/expectations"
+	"github.com/meshdrill/meshdrill/internal/redact"
 )
 
 // exitError carries a process exit code out of a command.
@@ -39,6 +40,10 @@ type globals struct {
 	stdout, stderr io.Writer
 	quiet, debug   bool
 	noColor        bool
+	// secrets read for backends; masked in everything printed or written.
+	secrets *redact.Set
+	// the unwrapped writers, to tell whether they are terminals
+	rawStdout, rawStderr io.Writer
 }
 
 // transcript is where --debug records every backend call (stderr), or nil.
@@ -62,7 +67,7 @@ func (g *globals) color() bool {
 	if g.noColor || os.Getenv("NO_COLOR") != "" {
 		return false
 	}
-	f, ok := g.stdout.(*os.File)
+	f, ok := g.rawStdout.(*os.File)
 	if !ok {
 		return false
 	}
@@ -90,7 +95,9 @@ func newRoot(g *globals) *cobra.Command {
 
 // execute runs the CLI and returns the process exit code.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	secrets := &redact.Set{}
+	g := &globals{stdout: secrets.Writer(stdout), stderr: secrets.Writer(stderr), secrets: secrets}
+	g.rawStdout, g.rawStderr = stdout, stderr
 	root := newRoot(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

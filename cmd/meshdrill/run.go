@@ -45,7 +45,7 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 			if err != nil {
 				return usageError("%v", err)
 			}
-			env, err := wire.FromSuiteWith(s, wire.Config{Certs: certs, Transcript: g.transcript()})
+			env, err := wire.FromSuiteWith(s, wire.Config{Certs: certs, Transcript: g.transcript(), Secrets: g.secrets})
 			if err != nil {
 				return usageError("%v", err)
 			}

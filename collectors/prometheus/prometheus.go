@@ -157,6 +157,11 @@ func (c *Client) dateHeader(ctx context.Context) (time.Time, error) {
 		return time.Time{}, collectors.WrapCallError(ctx, "GET "+collectors.Redact(u), err)
 	}
 	resp.Body.Close()
+	// Only an answer the server meant counts: a 401 or 503 carries a Date
+	// too, from a server that refused the question.
+	if resp.StatusCode/100 != 2 {
+		return time.Time{}, fmt.Errorf("GET %s: %s", collectors.Redact(u), resp.Status)
+	}
 	d := resp.Header.Get("Date")
 	if d == "" {
 		return time.Time{}, errors.New("no Date header in the answer")

@@ -25,8 +25,8 @@ type Injector struct {
 	pacers map[string]*fixtures.Pacer
 }
 
-// pacer returns the target's shared pacer, so concurrent drills cannot add
-// up to more than the target's rate.
+// pacer returns the shared pacer of a target address, so concurrent drills
+// cannot add up to more than the target's rate.
 func (in *Injector) pacer(target string) (*fixtures.Pacer, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -77,7 +77,8 @@ func (in *Injector) Inject(ctx context.Context, d expectations.Drill, runID stri
 	if t := d.Delay + 10*time.Second; d.Delay > 0 && t > fixtures.DefaultTimeout {
 		plan.Timeout = t
 	}
-	pacer, err := in.pacer(d.Target)
+	// Pace by address: two target names for one workload share its rate.
+	pacer, err := in.pacer(t.Address)
 	if err != nil {
 		return expectations.Injection{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/meshdrill/meshdrill/collectors/zipkin"
 	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/fixtures"
+	"github.com/meshdrill/meshdrill/internal/redact"
 )
 
 // HTTPOptions turns a suite's backend declaration into client options,
@@ -62,6 +63,9 @@ type Config struct {
 	// Transcript, when set (--debug), receives every backend request and
 	// response, secrets redacted.
 	Transcript io.Writer
+	// Secrets, when set, learns every secret read for a backend, so the
+	// caller can mask it in all output.
+	Secrets *redact.Set
 }
 
 // FromSuite is FromSuiteWith with the certificates only.
@@ -81,6 +85,8 @@ func FromSuiteWith(s expectations.Suite, cfg Config) (expectations.Env, error) {
 	opts := func(hb *expectations.HTTPBackend) (collectors.HTTPOptions, error) {
 		o, err := HTTPOptions(hb)
 		o.Transcript = cfg.Transcript
+		cfg.Secrets.Add(o.BearerToken)
+		cfg.Secrets.Add(o.BasicPassword)
 		return o, err
 	}
 	b := s.Backends

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/meshdrill/meshdrill/expectations"
+)
+
+// A backend that echoes the bearer token in its error body must not get it
+// printed: not on stderr, not in the report, not in output files.
+func TestSecretsNeverPrinted(t *testing.T) {
+	const token = "s3cr3tTOKENvalue42"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"status":"error","errorType":"unauthorized","error":"invalid credentials %s for user (%s)"}`, token, r.Header.Get("Authorization"))
+	}))
+	defer echo.Close()
+	t.Setenv("MESHDRILL_TEST_PROM_TOKEN", token)
+	dir := t.TempDir()
+	suite := fmt.Sprintf(`mesh: {dialect: generic}
+backends:
+  prometheus:
+    url: %s
+    auth: {bearer_token_env: MESHDRILL_TEST_PROM_TOKEN}
+targets:
+  edge: {address: 127.0.0.1:1}
+drills:
+  - name: pt
+    target: edge
+    inject: {kind: plaintext}
+    expect:
+      - metric: {query: 'x_total'}
+`, echo.URL)
+	path := filepath.Join(dir, "suite.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(suite), 0o600))
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), []string{"run", path, "--output", "json=" + filepath.Join(dir, "r.json"), "--debug"}, &out, &errOut)
+	assert.Equal(t, expectations.ExitError, code, "the backend refuses: could not tell, nothing sent")
+	assert.Contains(t, errOut.String(), "no traffic was sent")
+	assert.Contains(t, errOut.String(), "[REDACTED]", "the echoed token was seen and masked")
+	for name, text := range map[string]string{"stdout": out.String(), "stderr": errOut.String()} {
+		assert.NotContains(t, text, token, name)
+	}
+}
