@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/meshdrill/meshdrill/expectations"
 )
@@ -44,30 +45,30 @@ func Console(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
 	}
 	fmt.Fprintf(ew, "meshdrill run %s, suite %q: %d %s in %s\n", rep.RunID, rep.Suite, len(rep.Drills), noun, rep.Finished.Sub(rep.Started).Round(100*time.Millisecond))
 	for _, d := range rep.Drills {
-		fmt.Fprintf(ew, "\n%s  %s (%s → %s)\n", paint(d.Verdict), d.Name, d.Kind, d.Target)
+		fmt.Fprintf(ew, "\n%s  %s (%s → %s)\n", paint(d.Verdict), clean(d.Name), clean(d.Kind), clean(d.Target))
 		for _, r := range Ordered(d) {
-			fmt.Fprintf(ew, "  %-12s %-8s %s\n", paint(r.Verdict), r.Signal, r.Name)
+			fmt.Fprintf(ew, "  %-12s %-8s %s\n", paint(r.Verdict), r.Signal, clean(r.Name))
 			switch r.Verdict {
 			case expectations.BlindSpot:
-				fmt.Fprintf(ew, "               why: %s\n", r.Reason)
-				fmt.Fprintf(ew, "               fix: %s\n", r.Fix)
+				fmt.Fprintf(ew, "               why: %s\n", clean(r.Reason))
+				fmt.Fprintf(ew, "               fix: %s\n", clean(r.Fix))
 				continue
 			}
-			fmt.Fprintf(ew, "               expected %s\n", r.Expected)
-			fmt.Fprintf(ew, "               got      %s\n", r.Got)
+			fmt.Fprintf(ew, "               expected %s\n", clean(r.Expected))
+			fmt.Fprintf(ew, "               got      %s\n", clean(r.Got))
 			if r.Query != "" {
 				q := r.Query
 				if r.Window != "" {
 					q += "   [" + r.Window + "]"
 				}
-				fmt.Fprintf(ew, "               query    %s\n", q)
+				fmt.Fprintf(ew, "               query    %s\n", clean(q))
 			}
 			if r.Note != "" {
-				fmt.Fprintf(ew, "               note     %s\n", r.Note)
+				fmt.Fprintf(ew, "               note     %s\n", clean(r.Note))
 			}
 			if r.Raw != "" && (o.Verbose || r.Verdict != expectations.Pass) {
 				for _, line := range strings.Split(r.Raw, "\n") {
-					fmt.Fprintf(ew, "               | %s\n", line)
+					fmt.Fprintf(ew, "               | %s\n", clean(line))
 				}
 			}
 		}
@@ -97,7 +98,7 @@ func Summary(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
 			return expectations.Worst(vs...).String()
 		}
 		counts[d.Verdict]++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.Kind, cell(expectations.SignalClient), cell(expectations.SignalMetrics), cell(expectations.SignalLogs), cell(expectations.SignalTraces), d.Verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(d.Name), clean(d.Kind), cell(expectations.SignalClient), cell(expectations.SignalMetrics), cell(expectations.SignalLogs), cell(expectations.SignalTraces), d.Verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -146,4 +147,36 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// clean makes text from outside (a backend's error body, a log line, a
+// span attribute) safe to print on a terminal: control characters, escape
+// sequences included, are shown escaped instead of acting on the screen.
+func clean(s string) string {
+	ok := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString("\\ufffd")
+		case unsafeRune(r):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return (r < 0x20 && r != '\t') || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029'
 }
