@@ -157,10 +157,23 @@ type deadlineBody struct {
 	io.ReadCloser
 	ctx    context.Context
 	cancel context.CancelFunc
+	read   int64
 }
 
+// ErrBodyTooLarge ends the read of an answer longer than MaxResponseBody:
+// every client, including client_golang's, reads through this cap, so a
+// runaway or hostile backend cannot exhaust memory.
+var ErrBodyTooLarge = fmt.Errorf("response larger than %d bytes", MaxResponseBody)
+
 func (b *deadlineBody) Read(p []byte) (int, error) {
+	if b.read >= MaxResponseBody {
+		return 0, ErrBodyTooLarge
+	}
+	if rest := MaxResponseBody - b.read; int64(len(p)) > rest {
+		p = p[:rest]
+	}
 	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
 	if err != nil && err != io.EOF {
 		err = budgetError(b.ctx, err)
 	}

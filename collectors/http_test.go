@@ -1,6 +1,7 @@
 package collectors
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -214,4 +215,25 @@ func writeKeyPair(t *testing.T, dir string, c tls.Certificate) (certFile, keyFil
 	require.NoError(t, os.WriteFile(certFile, pemBlock("CERTIFICATE", c.Certificate[0]), 0o600))
 	require.NoError(t, os.WriteFile(keyFile, pemBlock("EC PRIVATE KEY", keyDER), 0o600))
 	return certFile, keyFile
+}
+
+// An endless answer is cut at MaxResponseBody, for every reader.
+func TestBodyCapped(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := bytes.Repeat([]byte("x"), 1<<20)
+		for i := 0; i < 200 && r.Context().Err() == nil; i++ { // bounded: 200 MiB at most
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c, err := NewHTTPClient(HTTPOptions{Timeout: 30 * time.Second})
+	require.NoError(t, err)
+	resp, err := c.Get(srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	require.ErrorIs(t, err, ErrBodyTooLarge)
+	assert.Equal(t, int64(MaxResponseBody), n)
 }
