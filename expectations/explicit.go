@@ -294,6 +294,7 @@ type logGrep struct {
 	name, by, describe string
 	re                 *regexp.Regexp
 	want               Want
+	mark               any // where the logs ended before the injection (LogMarker)
 }
 
 func (l *logGrep) signal() string { return SignalLogs }
@@ -307,7 +308,19 @@ func (l *logGrep) query() string {
 	}
 	return "lines containing the x-request-id"
 }
-func (l *logGrep) prepare(ctx context.Context, env *Env) error { return needLogs(env) }
+func (l *logGrep) prepare(ctx context.Context, env *Env) error {
+	if err := needLogs(env); err != nil {
+		return err
+	}
+	if m, ok := env.Logs.(LogMarker); ok {
+		mark, err := m.Mark(ctx)
+		if err != nil {
+			return err
+		}
+		l.mark = mark
+	}
+	return nil
+}
 
 func (l *logGrep) poll(ctx context.Context, env *Env, reqs []SentRequest) observation {
 	needles := make([]string, 0, len(reqs))
@@ -328,7 +341,13 @@ func (l *logGrep) poll(ctx context.Context, env *Env, reqs []SentRequest) observ
 		}
 	}
 	window := fmt.Sprintf("%s … %s", fmtTime(since.Add(-time.Second)), fmtTime(until.Add(time.Second)))
-	found, err := env.Logs.Grep(ctx, needles, since.Add(-time.Second), until.Add(time.Second))
+	var found map[string][]string
+	var err error
+	if m, ok := env.Logs.(LogMarker); ok && l.mark != nil {
+		found, err = m.GrepFrom(ctx, l.mark, needles, since.Add(-time.Second), until.Add(time.Second))
+	} else {
+		found, err = env.Logs.Grep(ctx, needles, since.Add(-time.Second), until.Add(time.Second))
+	}
 	if err != nil {
 		return observation{err: err, window: window}
 	}

@@ -53,6 +53,14 @@ type LogSource interface {
 	Describe() string
 }
 
+// LogMarker is a LogSource that can mark where its logs end now, so a
+// later grep reads only lines written after the mark: lines from an earlier
+// run cannot count as evidence when matching by client address.
+type LogMarker interface {
+	Mark(ctx context.Context) (any, error)
+	GrepFrom(ctx context.Context, mark any, needles []string, since, until time.Time) (map[string][]string, error)
+}
+
 // Span is one span of a trace, reduced to what expectations match on.
 type Span struct {
 	TraceID   string

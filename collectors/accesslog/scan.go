@@ -103,6 +103,12 @@ func expand(patterns []string) ([]string, error) {
 }
 
 func scanFile(ctx context.Context, path string, m *matcher, res *Result) error {
+	// A FIFO would block Open, a device never end: only regular files.
+	if st, err := os.Stat(path); err != nil {
+		return fmt.Errorf("access log: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return fmt.Errorf("access log %q: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("access log: %w", err)
@@ -117,7 +123,7 @@ func scanFile(ctx context.Context, path string, m *matcher, res *Result) error {
 		defer gz.Close()
 		r = gz
 	}
-	lr := lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	lr := lineReader{r: bufio.NewReaderSize(r, 64<<10), ctx: ctx}
 	var scratch Entry
 	for n := 1; ; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -177,6 +183,7 @@ func (r *Result) malformed(path string, line int, err error) {
 type lineReader struct {
 	r    *bufio.Reader
 	long []byte
+	ctx  context.Context // checked while skipping an overlong line
 }
 
 func (l *lineReader) next() (line []byte, tooLong bool, err error) {
@@ -188,7 +195,10 @@ func (l *lineReader) next() (line []byte, tooLong bool, err error) {
 		return nil, false, err
 	}
 	l.long = append(l.long[:0], line...)
-	for {
+	for n := 0; ; n++ {
+		if n%64 == 0 && l.ctx != nil && l.ctx.Err() != nil {
+			return nil, false, l.ctx.Err()
+		}
 		line, err = l.r.ReadSlice('\n')
 		if len(l.long)+len(line) > maxLine {
 			tooLong = true

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,4 +34,29 @@ func TestGrepFiles(t *testing.T) {
 
 	_, err = Logs{Paths: []string{filepath.Join(dir, "none-*.log")}}.Grep(context.Background(), []string{"x"}, time.Time{}, time.Time{})
 	assert.ErrorContains(t, err, "no log file matches")
+}
+
+func TestGrepFromMarkReadsOnlyNewLines(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "edge.log")
+	require.NoError(t, os.WriteFile(p, []byte("old 127.0.0.1:40001 SSL client certificate not trusted\n"), 0o644))
+	l := Logs{Paths: []string{p}}
+	mark, err := l.Mark(context.Background())
+	require.NoError(t, err)
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, _ = f.WriteString(strings.Repeat("x", 3*maxGrepLine) + " 127.0.0.1:40002 overlong\nnew 127.0.0.1:40002 SSL client certificate not trusted\n")
+	require.NoError(t, f.Close())
+	got, err := l.GrepFrom(context.Background(), mark, []string{"127.0.0.1:40001", "127.0.0.1:40002"}, time.Time{}, time.Time{})
+	require.NoError(t, err)
+	assert.NotContains(t, got, "127.0.0.1:40001", "a line from before the mark is not evidence")
+	assert.Equal(t, []string{"new 127.0.0.1:40002 SSL client certificate not trusted"}, got["127.0.0.1:40002"], "the overlong line is skipped")
+}
+
+func TestGrepRefusesNonRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.log")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	_, err := Logs{Paths: []string{fifo}}.Grep(context.Background(), []string{"x"}, time.Time{}, time.Time{})
+	assert.ErrorContains(t, err, "not a regular file")
 }

@@ -65,7 +65,7 @@ func (l Logs) ByRequestID(ctx context.Context, ids []string) (map[string]expecta
 // format. The files carry no time meshdrill can read in general, so the
 // window is not applied.
 func (l Logs) Grep(ctx context.Context, needles []string, _, _ time.Time) (map[string][]string, error) {
-	return grepFiles(ctx, l.Paths, needles)
+	return grepFiles(ctx, l.Paths, needles, nil)
 }
 
 // ByRemoteAddress scans the files for listener lines from the addresses.
