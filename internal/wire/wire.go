@@ -37,8 +37,23 @@ func (m Metrics) Query(ctx context.Context, q string, at time.Time) ([]expectati
 	return out, nil
 }
 
-// Now reads the backend's clock.
-func (m Metrics) Now(ctx context.Context) (time.Time, error) { return m.Client.ServerTime(ctx) }
+// MaxClockSkew bounds how far the backend's clock may be from this
+// machine's before meshdrill stops trusting where its queries land.
+const MaxClockSkew = 10 * time.Minute
+
+// Now reads the backend's clock. A clock far from this machine's is an
+// error: samples and injections would be compared at the wrong times.
+func (m Metrics) Now(ctx context.Context) (time.Time, error) {
+	t, err := m.Client.ServerTime(ctx)
+	if err != nil {
+		return t, err
+	}
+	if skew := time.Until(t); skew > MaxClockSkew || skew < -MaxClockSkew {
+		return time.Time{}, fmt.Errorf("the metrics backend's clock reads %s, %s from this machine's (more than %s): check its time or the answer of time()",
+			t.UTC().Format(time.RFC3339), skew.Round(time.Second), MaxClockSkew)
+	}
+	return t, nil
+}
 
 var _ model.Vector // the client answers in Prometheus' model types
 
