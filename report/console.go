@@ -25,6 +25,7 @@ var signalOrder = map[string]int{
 	expectations.SignalMetrics: 1,
 	expectations.SignalLogs:    2,
 	expectations.SignalTraces:  3,
+	"alerts":                   4,
 }
 
 // Ordered returns a drill's results: the client row first, then by signal.
@@ -82,23 +83,35 @@ func Console(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
 
 // Summary writes one line per drill with the worst verdict per signal.
 func Summary(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
+	signals := []string{expectations.SignalClient, expectations.SignalMetrics, expectations.SignalLogs, expectations.SignalTraces}
+	for _, d := range rep.Drills {
+		if hasSignal(d, "alerts") {
+			signals = append(signals, "alerts")
+			break
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DRILL\tKIND\tCLIENT\tMETRICS\tLOGS\tTRACES\tVERDICT")
+	fmt.Fprint(tw, "DRILL\tKIND")
+	for _, sig := range signals {
+		fmt.Fprint(tw, "\t"+strings.ToUpper(sig))
+	}
+	fmt.Fprintln(tw, "\tVERDICT")
 	counts := map[expectations.Verdict]int{}
 	for _, d := range rep.Drills {
 		per := map[string][]expectations.Verdict{}
 		for _, r := range Ordered(d) {
 			per[r.Signal] = append(per[r.Signal], r.Verdict)
 		}
-		cell := func(sig string) string {
-			vs := per[sig]
-			if len(vs) == 0 {
-				return "-"
-			}
-			return expectations.Worst(vs...).String()
-		}
 		counts[d.Verdict]++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(d.Name), clean(d.Kind), cell(expectations.SignalClient), cell(expectations.SignalMetrics), cell(expectations.SignalLogs), cell(expectations.SignalTraces), d.Verdict)
+		fmt.Fprintf(tw, "%s\t%s", clean(d.Name), clean(d.Kind))
+		for _, sig := range signals {
+			cell := "-"
+			if vs := per[sig]; len(vs) > 0 {
+				cell = expectations.Worst(vs...).String()
+			}
+			fmt.Fprint(tw, "\t"+cell)
+		}
+		fmt.Fprintf(tw, "\t%s\n", d.Verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -111,6 +124,15 @@ func Summary(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
 	}
 	_, err := fmt.Fprintf(w, "\n%s\n", strings.Join(parts, ", "))
 	return err
+}
+
+func hasSignal(d expectations.DrillResult, sig string) bool {
+	for _, r := range d.Results {
+		if r.Signal == sig {
+			return true
+		}
+	}
+	return false
 }
 
 func colour(v expectations.Verdict, on bool) string {
