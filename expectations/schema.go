@@ -8,9 +8,10 @@ import (
 
 // schemaEnums lists the allowed values of fields whose set is closed.
 var schemaEnums = map[string]func() []string{
-	"mesh.dialect":         func() []string { return []string{"istio"} },
-	"mesh.listener_log":    func() []string { return []string{"nr-only", "all", "none"} },
-	"drills[].inject.kind": func() []string { return strings.Split(kindList(), ", ") },
+	"mesh.dialect":             func() []string { return []string{"istio", "generic"} },
+	"drills[].expect[].intent": func() []string { return strings.Split(intentList(), ", ") },
+	"mesh.listener_log":        func() []string { return []string{"nr-only", "all", "none"} },
+	"drills[].inject.kind":     func() []string { return strings.Split(kindList(), ", ") },
 }
 
 // SuiteSchema returns a JSON Schema (draft 2020-12) for suite files, built
