@@ -13,12 +13,20 @@ import (
 // does not answer.
 func Preflight(ctx context.Context, s Suite, env Env) []error {
 	need := map[string]bool{}
+	var errs []error
 	for _, d := range s.WithDefaults().Drills {
 		checks, _ := planDrill(s, d)
 		for _, c := range checks {
 			switch c := c.(type) {
 			case *alertCheck:
 				need["alerts:"+c.a.Source] = true
+			case *metricDelta:
+				need[c.signal()] = true
+				if c.valueMode {
+					if err := checkRangeWindows(c.selector, env.ScrapeInterval); err != nil {
+						errs = append(errs, fmt.Errorf("%s: %s: %w", s.At("drills"), d.Name, err))
+					}
+				}
 			default:
 				need[c.signal()] = true
 			}
@@ -26,7 +34,6 @@ func Preflight(ctx context.Context, s Suite, env Env) []error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	var errs []error
 	fail := func(what string, err error) { errs = append(errs, fmt.Errorf("%s: %w", what, err)) }
 	if need[SignalMetrics] {
 		if env.Metrics == nil {
@@ -60,4 +67,18 @@ func Preflight(ctx context.Context, s Suite, env Env) []error {
 		}
 	}
 	return errs
+}
+
+// NotRun is the report of a suite that was stopped before any traffic: every
+// drill ERROR with the reason, so reports and CI still show what happened.
+func NotRun(s Suite, runID, reason string) Report {
+	now := time.Now()
+	rep := Report{Suite: s.Name, RunID: runID, Started: now, Finished: now}
+	for _, d := range s.WithDefaults().Drills {
+		rep.Drills = append(rep.Drills, DrillResult{
+			Name: d.Name, Kind: d.Kind, Target: d.Target, Verdict: Error,
+			Client: Result{Signal: SignalClient, Name: "client outcome", Verdict: Error, Expected: "-", Got: reason},
+		})
+	}
+	return rep
 }

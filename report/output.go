@@ -76,21 +76,8 @@ func WriteOutputs(specs []OutputSpec, rep expectations.Report) error {
 // two specs naming the same file, or more than one writing to stdout, are an
 // error. Every spec is attempted; the errors are joined.
 func WriteOutputsTo(stdout io.Writer, specs []OutputSpec, rep expectations.Report) error {
-	seen := map[string]OutputSpec{}
-	for _, o := range specs {
-		if _, ok := renderers[o.Format]; !ok {
-			return fmt.Errorf("output %s: unknown format %q: want one of %s", o, o.Format, strings.Join(Formats(), ", "))
-		}
-		key := o.Path
-		if key != Stdout {
-			if abs, err := filepath.Abs(o.Path); err == nil {
-				key = abs
-			}
-		}
-		if prev, ok := seen[key]; ok {
-			return fmt.Errorf("outputs %s and %s write to the same place", prev, o)
-		}
-		seen[key] = o
+	if err := checkSpecs(specs); err != nil {
+		return err
 	}
 	var errs []error
 	for _, o := range specs {
@@ -110,6 +97,48 @@ func WriteOutputsTo(stdout io.Writer, specs []OutputSpec, rep expectations.Repor
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckOutputs refuses, before any run, outputs that could not be written:
+// an unknown format, two outputs to one place, more than one to stdout, a
+// folder that does not exist or a path that is a folder.
+func CheckOutputs(specs []OutputSpec) error {
+	if err := checkSpecs(specs); err != nil {
+		return err
+	}
+	for _, o := range specs {
+		if o.Path == Stdout {
+			continue
+		}
+		if st, err := os.Stat(o.Path); err == nil && st.IsDir() {
+			return fmt.Errorf("output %s: %s is a folder", o, o.Path)
+		}
+		if st, err := os.Stat(filepath.Dir(o.Path)); err != nil || !st.IsDir() {
+			return fmt.Errorf("output %s: the folder %s does not exist", o, filepath.Dir(o.Path))
+		}
+	}
+	return nil
+}
+
+// checkSpecs refuses unknown formats and two outputs to one place.
+func checkSpecs(specs []OutputSpec) error {
+	seen := map[string]OutputSpec{}
+	for _, o := range specs {
+		if _, ok := renderers[o.Format]; !ok {
+			return fmt.Errorf("output %s: unknown format %q: want one of %s", o, o.Format, strings.Join(Formats(), ", "))
+		}
+		key := o.Path
+		if key != Stdout {
+			if abs, err := filepath.Abs(o.Path); err == nil {
+				key = abs
+			}
+		}
+		if prev, ok := seen[key]; ok {
+			return fmt.Errorf("outputs %s and %s write to the same place", prev, o)
+		}
+		seen[key] = o
+	}
+	return nil
 }
 
 // writeFileAtomic replaces path with data through a temporary file in the

@@ -103,6 +103,14 @@ func TestWriteOutputsErrors(t *testing.T) {
 	assert.Empty(t, entries)
 }
 
+func TestCheckOutputs(t *testing.T) {
+	dir := t.TempDir()
+	assert.NoError(t, CheckOutputs([]OutputSpec{{"json", filepath.Join(dir, "r.json")}, {"markdown", "-"}}))
+	assert.ErrorContains(t, CheckOutputs([]OutputSpec{{"json", filepath.Join(dir, "nope", "r.json")}}), "does not exist")
+	assert.ErrorContains(t, CheckOutputs([]OutputSpec{{"json", dir}}), "is a folder")
+	assert.ErrorContains(t, CheckOutputs([]OutputSpec{{"json", "-"}, {"junit", "-"}}), "same place")
+}
+
 // TestWriteOutputsKeepsGoing: one unwritable output does not stop the others.
 func TestWriteOutputsKeepsGoing(t *testing.T) {
 	dir := t.TempDir()

@@ -248,3 +248,29 @@ func TestBadOutputIsUsageErrorBeforeTraffic(t *testing.T) {
 	assert.Contains(t, errOut.String(), "--output")
 	assert.NotContains(t, errOut.String(), "starting the lab")
 }
+
+// With an output on stdout, the console report moves to stderr, so the
+// output can be redirected alone.
+func TestStdoutOutputAlone(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), []string{"demo", "-q", "--count", "1", "--output", "markdown=-"}, &out, &errOut)
+	require.Equal(t, 0, code, errOut.String())
+	assert.True(t, strings.HasPrefix(out.String(), "## meshdrill"), "stdout holds the markdown alone: %.80q", out.String())
+	assert.Contains(t, errOut.String(), "DRILL ")
+}
+
+func TestOutputProblemsBeforeTraffic(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"demo", "--output", "json=" + dir + "/a.json", "--output", "junit=" + dir + "/a.json"},
+		{"demo", "--output", "json=" + dir + "/missing/r.json"},
+		{"demo", "--output", "json=" + dir},
+		{"demo", "--pushgateway", "not-a-url"},
+		{"demo", "--otlp-traces", "ftp://x"},
+	} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, expectations.ExitUsage, execute(context.Background(), args, &out, &errOut), strings.Join(args, " "))
+		assert.NotContains(t, errOut.String(), "starting the lab", strings.Join(args, " "))
+	}
+}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshdrill/meshdrill/collectors"
 	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/internal/selftelemetry"
 	"github.com/meshdrill/meshdrill/report"
@@ -33,7 +35,8 @@ func (o *resultOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.strict, "strict", false, "count BLIND_SPOT as a finding (exit 1)")
 }
 
-// validate parses the outputs before any traffic, so a typo costs nothing.
+// validate checks outputs and push targets before any traffic, so a typo
+// costs nothing and no run's report is lost to an unwritable path.
 func (o *resultOptions) validate() error {
 	o.specs = nil
 	for _, s := range o.outputs {
@@ -43,7 +46,31 @@ func (o *resultOptions) validate() error {
 		}
 		o.specs = append(o.specs, spec)
 	}
+	if err := report.CheckOutputs(o.specs); err != nil {
+		return usageError("--output: %v", err)
+	}
+	for flag, u := range map[string]string{"--pushgateway": o.pushgateway, "--loki-push": o.lokiPush, "--otlp-traces": o.otlp} {
+		if u == "" {
+			continue
+		}
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return usageError("%s: expected an http:// or https:// URL with a host, got %q", flag, collectors.Redact(u))
+		}
+	}
 	return nil
+}
+
+// toStdout reports whether an output is written to standard output, in
+// which case the console report goes to standard error instead, so that
+// `--output markdown=- >> summary.md` captures the markdown alone.
+func (o *resultOptions) toStdout() bool {
+	for _, s := range o.specs {
+		if s.Path == report.Stdout {
+			return true
+		}
+	}
+	return false
 }
 
 // deliver prints the console report, writes the outputs, pushes the
@@ -52,7 +79,11 @@ func (o *resultOptions) validate() error {
 func (o *resultOptions) deliver(ctx context.Context, g *globals, rep expectations.Report) error {
 	rep = scrubReport(rep, g.secrets)
 	var problems []error
-	if err := report.Console(g.stdout, rep, report.ConsoleOptions{Color: g.color(), Verbose: g.debug}); err != nil {
+	console, colour := g.stdout, g.color()
+	if o.toStdout() {
+		console, colour = g.stderr, false
+	}
+	if err := report.Console(console, rep, report.ConsoleOptions{Color: colour, Verbose: g.debug}); err != nil {
 		problems = append(problems, err)
 	}
 	if len(o.specs) > 0 {

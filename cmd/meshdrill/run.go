@@ -52,13 +52,16 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 			if o.dryRun {
 				return printPlan(g.stdout, s)
 			}
+			measureScrape(cmd.Context(), g, &env)
 			if errs := expectations.Preflight(cmd.Context(), s, env); len(errs) > 0 {
 				for _, e := range errs {
 					fmt.Fprintf(g.stderr, "meshdrill: %v\n", e)
 				}
-				return &exitError{code: expectations.ExitError, err: fmt.Errorf("%d backend(s) did not answer; no traffic was sent", len(errs))}
+				// The outputs still get a report, so CI shows the ERROR.
+				reason := fmt.Sprintf("not run: %d problem(s) found before any traffic (%v); no traffic was sent", len(errs), errs[0])
+				_ = o.results.deliver(cmd.Context(), g, expectations.NotRun(s, newRunID(), reason))
+				return &exitError{code: expectations.ExitError, err: fmt.Errorf("%d problem(s) found before any traffic; no traffic was sent", len(errs))}
 			}
-			measureScrape(cmd.Context(), g, &env)
 			pr := newProgress(cmd.Context(), g, drillNames(s))
 			env.Progress = pr.handle
 			rep := expectations.Run(cmd.Context(), s, env, newRunID())

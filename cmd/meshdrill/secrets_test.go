@@ -48,7 +48,11 @@ drills:
 	assert.Equal(t, expectations.ExitError, code, "the backend refuses: could not tell, nothing sent")
 	assert.Contains(t, errOut.String(), "no traffic was sent")
 	assert.Contains(t, errOut.String(), "[REDACTED]", "the echoed token was seen and masked")
-	for name, text := range map[string]string{"stdout": out.String(), "stderr": errOut.String()} {
+	report, err := os.ReadFile(filepath.Join(dir, "r.json"))
+	require.NoError(t, err, "a run stopped before traffic still writes its report")
+	assert.Contains(t, string(report), `"verdict": "ERROR"`)
+	assert.Contains(t, string(report), "no traffic was sent")
+	for name, text := range map[string]string{"stdout": out.String(), "stderr": errOut.String(), "report": string(report)} {
 		assert.NotContains(t, text, token, name)
 	}
 }
