@@ -69,6 +69,9 @@ type strictDecoder struct {
 	vars func(string) (string, bool)
 	// checkClient validates expect_client texts (see LoadOptions).
 	checkClient func(string) error
+	// hasExpect: drills (by index) that list expectations in the file,
+	// even if some did not convert.
+	hasExpect map[int]bool
 }
 
 // scalarStruct is a struct that may also be written as a bare scalar,

@@ -104,12 +104,16 @@ func istioDenied(s Suite, d Drill, t Target) ([]check, []blindSpot) {
 func istioTLSRejected(counter string) kindPlan {
 	return func(s Suite, d Drill, t Target) ([]check, []blindSpot) {
 		var checks []check
+		logReason := "Istio's listener access log keeps only NR lines; handshake failures are not logged by default (istio#29565)"
+		if !s.Mesh.ListenerNRLog {
+			logReason = "the mesh declares no listener access log (listener_log: none)"
+		}
 		blind := []blindSpot{
 			{sig: SignalMetrics, name: "istio_requests_total",
 				reason: "the handshake fails before any HTTP request exists: Istio's standard metrics never see it",
 				fix:    "assert on the Envoy listener SSL counters instead (see the other metrics row)"},
 			{sig: SignalLogs, name: "access log",
-				reason: "Istio's listener access log keeps only NR lines; handshake failures are not logged by default (istio#29565)",
+				reason: logReason,
 				fix:    "remove the listener access-log filter so connection-level failures are logged with %DOWNSTREAM_TRANSPORT_FAILURE_REASON%"},
 			{sig: SignalTraces, name: "traces",
 				reason: "no HTTP request reaches the proxy, so no span is started",

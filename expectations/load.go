@@ -410,6 +410,20 @@ func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
 	if w := f.Identities.WorkloadAPI; w != nil {
 		s.Identities.WorkloadAPI, s.Identities.WorkloadAPISocket = true, w.Socket
 	}
+	// An explicit zero would silently mean "the default": say so instead.
+	for _, z := range []struct {
+		path string
+		zero bool
+	}{
+		{"defaults.rate", f.Defaults.Rate == 0},
+		{"defaults.concurrency", f.Defaults.Concurrency == 0},
+		{"defaults.deadline", f.Defaults.Deadline == 0},
+		{"defaults.poll_interval", f.Defaults.PollInterval == 0},
+	} {
+		if _, set := d.pos[z.path]; set && z.zero && !d.hasErr(z.path) {
+			d.fieldErr(z.path, "0 is not a value here; leave it out for the default")
+		}
+	}
 	if _, set := d.pos["defaults.count"]; set && f.Defaults.Count < 1 && !d.hasErr("defaults.count") {
 		d.fieldErr("defaults.count", "must be at least 1, got %d", f.Defaults.Count)
 	}
@@ -422,6 +436,12 @@ func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
 			Identity: fd.Inject.Identity, Method: fd.Inject.Method, Path: fd.Inject.Path,
 			Delay: time.Duration(fd.Inject.Delay), Status: fd.Inject.Status, Deadline: time.Duration(fd.Deadline),
 			ExpectClient: fd.ExpectClient, IdentityFrom: fd.Inject.IdentityFrom,
+		}
+		if len(fd.Expect) > 0 {
+			if d.hasExpect == nil {
+				d.hasExpect = map[int]bool{}
+			}
+			d.hasExpect[i] = true
 		}
 		for j, fe := range fd.Expect {
 			if e, ok := d.convertExpect(fe, fmt.Sprintf("drills[%d].expect[%d]", i, j)); ok {
@@ -564,7 +584,11 @@ func (d *strictDecoder) validate(s Suite) {
 			}
 		case strings.HasPrefix(from, "files."):
 			if _, ok := s.Identities.Files[strings.TrimPrefix(from, "files.")]; !ok {
-				d.fieldErr(ip+".identity_from", "%q is not in identities.files (known: %s)", from, strings.Join(sortedKeys(s.Identities.Files), ", "))
+				known := strings.Join(sortedKeys(s.Identities.Files), ", ")
+				if known == "" {
+					known = "none are declared"
+				}
+				d.fieldErr(ip+".identity_from", "%q is not in identities.files (%s)", from, known)
 			}
 		default:
 			d.fieldErr(ip+".identity_from", "must be files.<name> or workload_api, got %q", from)
@@ -599,7 +623,7 @@ func (d *strictDecoder) validate(s Suite) {
 				d.fieldErr(ip+".identity", "a wrong-trust-domain drill needs an identity outside the mesh's trust domain %q", td)
 			}
 		}
-		if s.Mesh.Dialect == "generic" && len(dr.Expect) == 0 {
+		if s.Mesh.Dialect == "generic" && len(dr.Expect) == 0 && !d.hasExpect[i] {
 			d.fieldErr(p, "expect: a generic suite knows no defaults; list the evidence (metric, logs, trace, alert, absent, blind_spot)")
 		}
 		if dr.ExpectClient != "" && d.checkClient != nil {

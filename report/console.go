@@ -44,7 +44,7 @@ func Console(w io.Writer, rep expectations.Report, o ConsoleOptions) error {
 	if len(rep.Drills) == 1 {
 		noun = "drill"
 	}
-	fmt.Fprintf(ew, "meshdrill run %s, suite %q: %d %s in %s\n", rep.RunID, rep.Suite, len(rep.Drills), noun, rep.Finished.Sub(rep.Started).Round(100*time.Millisecond))
+	fmt.Fprintf(ew, "meshdrill: suite %q, run id %s: %d %s in %s\n", clean(rep.Suite), rep.RunID, len(rep.Drills), noun, rep.Finished.Sub(rep.Started).Round(100*time.Millisecond))
 	for _, d := range rep.Drills {
 		fmt.Fprintf(ew, "\n%s  %s (%s → %s)\n", paint(d.Verdict), clean(d.Name), clean(d.Kind), clean(d.Target))
 		for _, r := range Ordered(d) {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshdrill/meshdrill/expectations"
+	"github.com/meshdrill/meshdrill/fixtures"
 	"github.com/meshdrill/meshdrill/internal/wire"
 )
 
@@ -88,6 +89,11 @@ func printPlan(w io.Writer, s expectations.Suite) error {
 		}
 		if d.Delay > 0 {
 			fmt.Fprintf(w, "  delay %s\n", d.Delay)
+		}
+		if d.ExpectClient != "" {
+			fmt.Fprintf(w, "  client   expect %s (expect_client)\n", d.ExpectClient)
+		} else if k, ok := fixtures.Registry[d.Kind]; ok {
+			fmt.Fprintf(w, "  client   expect %s\n", k.Expect.Description)
 		}
 		for _, c := range pd.Checks {
 			if c.Blind {
