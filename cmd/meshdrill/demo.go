@@ -58,7 +58,7 @@ that depends on it fails for the real reason.`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.breaks, "break", nil, "break the lab on purpose (repeatable): "+faultList())
-	cmd.Flags().IntVar(&o.count, "count", 5, "requests per drill")
+	cmd.Flags().IntVar(&o.count, "count", 5, "requests per drill (1-100)")
 	o.results.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.printSuite, "print-suite", false, "print the built-in suite file and exit")
 	return cmd
