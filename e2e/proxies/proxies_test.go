@@ -40,7 +40,7 @@ func TestEdgeProxies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts nginx, HAProxy, Caddy, Prometheus, Alertmanager, Jaeger and VictoriaLogs")
 	}
-	st := &stack{pki: newPKI(t), upstream: startUpstream(t)}
+	st := &stack{pki: newPKI(t), upstream: testenv.StartUpstreamApp(t)}
 	st.syslog = freeUDPAddr(t)
 	st.vlogs = testenv.StartVictoriaLogs(t, "-syslog.listenAddr.udp="+st.syslog)
 	st.am = testenv.StartAlertmanager(t, testenv.AlertmanagerConfig{})
