@@ -2,16 +2,10 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"sort"
@@ -25,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meshdrill/meshdrill/fixtures"
 	"github.com/meshdrill/meshdrill/internal/testenv"
 	"github.com/meshdrill/meshdrill/lab"
 )
@@ -69,11 +64,13 @@ func TestRealPrometheusAgreesWithLab(t *testing.T) {
 
 	roots := x509.NewCertPool()
 	require.True(t, roots.AppendCertsFromPEM(l.CACertPEM))
-	caCert, caKey := parseCA(t, l.CACertPEM, l.CAKeyPEM)
-	forbidden := issue(t, caCert, caKey, forbiddenID)
-	allowed := issue(t, caCert, caKey, latencyID)
-	rogueCert, rogueKey := newRogueCA(t)
-	untrusted := issue(t, rogueCert, rogueKey, latencyID)
+	mesh, err := fixtures.ParseCA(l.CACertPEM, l.CAKeyPEM)
+	require.NoError(t, err)
+	rogue, err := fixtures.NewCA("rogue.example", time.Hour)
+	require.NoError(t, err)
+	forbidden := *testenv.IssueClientCert(t, mesh.Cert, mesh.Key, testenv.ClientCert{SPIFFEID: forbiddenID})
+	allowed := *testenv.IssueClientCert(t, mesh.Cert, mesh.Key, testenv.ClientCert{SPIFFEID: latencyID})
+	untrusted := *testenv.IssueClientCert(t, rogue.Cert, rogue.Key, testenv.ClientCert{SPIFFEID: latencyID})
 
 	for i := range nForbidden {
 		code, body, err := get(ctx, payments.InboundAddr, roots, forbidden, "/")
@@ -195,61 +192,6 @@ func get(ctx context.Context, addr string, roots *x509.CertPool, cert tls.Certif
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(body)), err
-}
-
-func parseCA(t *testing.T, certPEM, keyPEM []byte) (*x509.Certificate, any) {
-	t.Helper()
-	cb, _ := pem.Decode(certPEM)
-	require.NotNil(t, cb, "CA certificate PEM")
-	cert, err := x509.ParseCertificate(cb.Bytes)
-	require.NoError(t, err)
-	kb, _ := pem.Decode(keyPEM)
-	require.NotNil(t, kb, "CA key PEM")
-	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
-	require.NoError(t, err)
-	return cert, key
-}
-
-func newRogueCA(t *testing.T) (*x509.Certificate, any) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "rogue CA"},
-		NotBefore:             time.Now().Add(-time.Minute),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	return cert, key
-}
-
-// issue makes a client certificate carrying spiffeID as its URI SAN, signed by the CA.
-func issue(t *testing.T, caCert *x509.Certificate, caKey any, spiffeID string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	id, err := url.Parse(spiffeID)
-	require.NoError(t, err)
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		URIs:         []*url.URL{id},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

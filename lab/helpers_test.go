@@ -3,18 +3,13 @@ package lab
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,6 +22,8 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+
+	"github.com/meshdrill/meshdrill/internal/testenv"
 )
 
 const (
@@ -49,15 +46,8 @@ func startLab(t *testing.T, breaks ...string) *Lab {
 // meshdrill's injector does from CACertPEM/CAKeyPEM.
 func forge(t *testing.T, l *Lab, spiffeID string) tls.Certificate {
 	t.Helper()
-	caBlock, _ := pem.Decode(l.CACertPEM)
-	require.NotNil(t, caBlock)
-	caCert, err := x509.ParseCertificate(caBlock.Bytes)
-	require.NoError(t, err)
-	keyBlock, _ := pem.Decode(l.CAKeyPEM)
-	require.NotNil(t, keyBlock)
-	caKey, err := x509.ParsePKCS8PrivateKey(keyBlock.Bytes)
-	require.NoError(t, err)
-	return issueTestCert(t, caCert, caKey, spiffeID, time.Now().Add(-time.Minute), time.Now().Add(time.Hour))
+	mesh := parseLabCA(t, l)
+	return *testenv.IssueClientCert(t, mesh.cert, mesh.key, testenv.ClientCert{SPIFFEID: spiffeID})
 }
 
 // foreignCert is signed by a CA the mesh does not trust.
@@ -68,25 +58,6 @@ func foreignCert(t *testing.T, spiffeID string) tls.Certificate {
 	c, err := other.issue(spiffeID, nil, nil)
 	require.NoError(t, err)
 	return c
-}
-
-func issueTestCert(t *testing.T, caCert *x509.Certificate, caKey any, spiffeID string, notBefore, notAfter time.Time) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	id, err := url.Parse(spiffeID)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		URIs:         []*url.URL{id},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	require.NoError(t, err)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // mtlsClient always sends cert (nil: sends none), whatever CAs the server

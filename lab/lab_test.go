@@ -20,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/meshdrill/meshdrill/internal/testenv"
 )
 
 func TestDeniedRequestRecordedEverywhere(t *testing.T) {
@@ -264,15 +266,17 @@ func TestHandshakeFailuresCountedNotLogged(t *testing.T) {
 func forgeWindow(t *testing.T, l *Lab, id string, notBefore, notAfter time.Time) tls.Certificate {
 	t.Helper()
 	mesh := parseLabCA(t, l)
-	return issueTestCert(t, mesh.cert, mesh.key, id, notBefore, notAfter)
+	return *testenv.IssueClientCert(t, mesh.cert, mesh.key, testenv.ClientCert{SPIFFEID: id, NotBefore: notBefore, NotAfter: notAfter})
 }
 
 func parseLabCA(t *testing.T, l *Lab) *ca {
 	t.Helper()
 	caBlock, _ := pem.Decode(l.CACertPEM)
+	require.NotNil(t, caBlock)
 	cert, err := x509.ParseCertificate(caBlock.Bytes)
 	require.NoError(t, err)
 	keyBlock, _ := pem.Decode(l.CAKeyPEM)
+	require.NotNil(t, keyBlock)
 	key, err := x509.ParsePKCS8PrivateKey(keyBlock.Bytes)
 	require.NoError(t, err)
 	return &ca{cert: cert, key: key.(*ecdsa.PrivateKey)}

@@ -129,7 +129,7 @@ func startEdge(t *testing.T, p proxy, v variant, base edgeConfig) *edge {
 // baseConfig is what every edge shares: certificates, upstream, identities.
 func baseConfig(pk *pki, upstream, syslog string) edgeConfig {
 	return edgeConfig{
-		Upstream: upstream, CACert: pk.caCert, Cert: pk.cert, Key: pk.key, Bundle: pk.bundleFile,
+		Upstream: upstream, CACert: pk.CAFile, Cert: pk.CertFile, Key: pk.KeyFile, Bundle: pk.BundleFile,
 		Syslog:    syslog,
 		AllowedCN: regexp.QuoteMeta(allowedCN),
 		AllowedID: allowedID, AllowedIDHex: uriSANHex(allowedID),

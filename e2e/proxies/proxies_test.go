@@ -106,7 +106,7 @@ func (st *stack) vars(e *edge, prefix string) map[string]string {
 		prefix + "_ADDR":       e.addr,
 		prefix + "_METRICS":    orUnscraped(e.metrics),
 		prefix + "_ACCESS_LOG": e.accessLog,
-		"EDGE_CA_CERT":         st.pki.caCert,
+		"EDGE_CA_CERT":         st.pki.CAFile,
 		"EDGE_CA_KEY":          st.pki.caKey,
 		"EDGE_ALLOWED_CERT":    st.pki.allowedCert,
 		"EDGE_ALLOWED_KEY":     st.pki.allowedKey,
