@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/meshdrill/meshdrill/internal/testenv"
 )
 
 // formatRegexp turns an Envoy format string into a regexp matching its
@@ -44,7 +46,7 @@ func formatRegexp(format string) *regexp.Regexp {
 }
 
 func TestAccessLogMatchesIstioDefaultFormat(t *testing.T) {
-	corpus := corpusDir(t)
+	corpus := testenv.CorpusDir(t)
 	format, err := os.ReadFile(filepath.Join(corpus, "istio_access_log", "istio_default_text_format_unescaped_DERIVED.txt"))
 	require.NoError(t, err)
 	re := formatRegexp(strings.TrimSpace(string(format)))
@@ -89,7 +91,7 @@ func TestAccessLogMatchesIstioDefaultFormat(t *testing.T) {
 }
 
 func TestLiveAccessLogLinesMatchFormat(t *testing.T) {
-	corpus := corpusDir(t)
+	corpus := testenv.CorpusDir(t)
 	format, err := os.ReadFile(filepath.Join(corpus, "istio_access_log", "istio_default_text_format_unescaped_DERIVED.txt"))
 	require.NoError(t, err)
 	re := formatRegexp(strings.TrimSpace(string(format)))

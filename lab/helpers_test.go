@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -224,33 +223,4 @@ func spanTags(t *testing.T, body map[string]any) []map[string]any {
 		out = append(out, tags)
 	}
 	return out
-}
-
-// corpusDir finds ../shared/corpus next to the module root (or
-// $MESHDRILL_CORPUS); it skips the test when absent, except under CI=true.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("MESHDRILL_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "corpus")
-	if _, err := os.Stat(c); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus not found at %s (set MESHDRILL_CORPUS)", c)
-		}
-		t.Skipf("corpus not found at %s; set MESHDRILL_CORPUS to run this test", c)
-	}
-	return c
 }

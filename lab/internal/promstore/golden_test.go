@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/meshdrill/meshdrill/internal/testenv"
 )
 
 // goldenEpoch is the time of a script's first sample, as in promqltest.
@@ -79,7 +81,7 @@ func (g *goldenEnv) instant(expr string, at time.Time) ([]goldenSample, error) {
 // straight into its storage and each eval runs on its engine, so the lab
 // answers as Prometheus itself does, extrapolation and staleness included.
 func TestPromQLGoldenCorpus(t *testing.T) {
-	dir := filepath.Join(corpusDir(t), "promql_golden")
+	dir := filepath.Join(testenv.CorpusDir(t), "promql_golden")
 	files, err := filepath.Glob(filepath.Join(dir, "*.test"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "no .test scripts in %s", dir)

@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/meshdrill/meshdrill/internal/testenv"
 )
 
 // exporter is a scrape target whose exposition the test changes.
@@ -253,7 +255,7 @@ func TestErrorsAsPrometheus(t *testing.T) {
 // TestResponseShapeMatchesPrometheus compares the keys and JSON types of our
 // answer with Prometheus' documented one.
 func TestResponseShapeMatchesPrometheus(t *testing.T) {
-	corpus := corpusDir(t)
+	corpus := testenv.CorpusDir(t)
 	f := newFixture(t, exposition)
 	at := f.scrape(t)
 	for _, c := range []struct{ file, path string }{
@@ -329,33 +331,6 @@ func sortedKeys(m map[string]any) []string {
 		}
 	}
 	return keys
-}
-
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("MESHDRILL_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "corpus")
-	if _, err := os.Stat(c); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus not found at %s (set MESHDRILL_CORPUS)", c)
-		}
-		t.Skipf("corpus not found at %s; set MESHDRILL_CORPUS to run this test", c)
-	}
-	return c
 }
 
 func FuzzParseExposition(f *testing.F) {

@@ -18,6 +18,8 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/meshdrill/meshdrill/internal/testenv"
 )
 
 func newServer(t *testing.T) *httptest.Server {
@@ -171,7 +173,7 @@ func TestOTLPJSONWithHexIDs(t *testing.T) {
 }
 
 func TestCorpusOTLPPush(t *testing.T) {
-	corpus := corpusDir(t)
+	corpus := testenv.CorpusDir(t)
 	b, err := os.ReadFile(filepath.Join(corpus, "tempo_api", "otlp_push_request_hex_ids.json"))
 	require.NoError(t, err)
 	srv := newServer(t)
@@ -231,31 +233,4 @@ func FuzzNormalizeTraceID(f *testing.F) {
 			t.Fatalf("normalizeTraceID(%q) = %q", id, n)
 		}
 	})
-}
-
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("MESHDRILL_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "corpus")
-	if _, err := os.Stat(c); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus not found at %s (set MESHDRILL_CORPUS)", c)
-		}
-		t.Skipf("corpus not found at %s; set MESHDRILL_CORPUS to run this test", c)
-	}
-	return c
 }
