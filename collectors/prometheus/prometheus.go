@@ -74,15 +74,8 @@ func (c *Client) Query(ctx context.Context, q string, at time.Time) (model.Vecto
 		return nil, nil, fmt.Errorf("%s: an instant query needs an explicit evaluation time", what)
 	}
 	what += " (t=" + at.UTC().Format(time.RFC3339Nano) + ")"
-	var v model.Value
-	var w Warnings
-	err := c.endpoint.Retry(ctx, func(ctx context.Context) error {
-		var warn v1.Warnings
-		var info v1.Infos
-		var err error
-		v, warn, info, err = c.api.Query(ctx, q, at)
-		w = warnings(warn, info)
-		return c.wrap(ctx, what, err)
+	v, w, err := c.evaluate(ctx, what, func(ctx context.Context) (model.Value, v1.Warnings, v1.Infos, error) {
+		return c.api.Query(ctx, q, at)
 	})
 	if err != nil {
 		return nil, w, err
@@ -98,15 +91,8 @@ func (c *Client) Query(ctx context.Context, q string, at time.Time) (model.Vecto
 func (c *Client) QueryRange(ctx context.Context, q string, r v1.Range) (model.Matrix, Warnings, error) {
 	what := fmt.Sprintf("prometheus query_range %q [%s, %s, step %s] at %s", q,
 		r.Start.UTC().Format(time.RFC3339Nano), r.End.UTC().Format(time.RFC3339Nano), r.Step, c.url)
-	var v model.Value
-	var w Warnings
-	err := c.endpoint.Retry(ctx, func(ctx context.Context) error {
-		var warn v1.Warnings
-		var info v1.Infos
-		var err error
-		v, warn, info, err = c.api.QueryRange(ctx, q, r)
-		w = warnings(warn, info)
-		return c.wrap(ctx, what, err)
+	v, w, err := c.evaluate(ctx, what, func(ctx context.Context) (model.Value, v1.Warnings, v1.Infos, error) {
+		return c.api.QueryRange(ctx, q, r)
 	})
 	if err != nil {
 		return nil, w, err
@@ -116,6 +102,22 @@ func (c *Client) QueryRange(ctx context.Context, q string, r v1.Range) (model.Ma
 		return nil, w, fmt.Errorf("%s: result is a %s, not a matrix", what, typeOf(v))
 	}
 	return m, w, nil
+}
+
+// evaluate runs a query under the endpoint's retries. The warnings are the
+// last attempt's, kept even when it failed.
+func (c *Client) evaluate(ctx context.Context, what string, query func(ctx context.Context) (model.Value, v1.Warnings, v1.Infos, error)) (model.Value, Warnings, error) {
+	var v model.Value
+	var w Warnings
+	err := c.endpoint.Retry(ctx, func(ctx context.Context) error {
+		var warn v1.Warnings
+		var info v1.Infos
+		var err error
+		v, warn, info, err = query(ctx)
+		w = warnings(warn, info)
+		return c.wrap(ctx, what, err)
+	})
+	return v, w, err
 }
 
 // ServerTime returns the backend's clock, read by evaluating time() without
