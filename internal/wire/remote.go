@@ -61,50 +61,41 @@ func (l Loki) Grep(ctx context.Context, needles []string, since, until time.Time
 	return out, nil
 }
 
-// ByRequestID finds parsed access-log lines by request id. Lines from the
-// last 15 minutes are searched: the ids are meshdrill's own, so a wide
-// window costs Loki little and tolerates clock skew.
-func (l Loki) ByRequestID(ctx context.Context, ids []string) (map[string]expectations.LogRecord, error) {
-	now := time.Now()
-	entries, err := l.lines(ctx, ids, now.Add(-15*time.Minute), now.Add(time.Minute))
+// records runs one query and parses the lines in Istio's or Envoy's formats;
+// others are left out.
+func (l Loki) records(ctx context.Context, needles []string, since, until time.Time) ([]expectations.LogRecord, error) {
+	entries, err := l.lines(ctx, needles, since, until)
 	if err != nil {
 		return nil, err
 	}
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	out := map[string]expectations.LogRecord{}
+	var out []expectations.LogRecord
 	for _, e := range entries {
-		ent, err := accesslog.Parse(e.Line)
-		if err != nil || !want[ent.RequestID] {
-			continue
-		}
-		if _, dup := out[ent.RequestID]; !dup {
-			out[ent.RequestID] = record(ent)
+		if ent, err := accesslog.Parse(e.Line); err == nil {
+			out = append(out, record(ent))
 		}
 	}
 	return out, nil
 }
 
-// ByRemoteAddress finds parsed listener lines from the addresses.
-func (l Loki) ByRemoteAddress(ctx context.Context, addrs []string, since, until time.Time) ([]expectations.LogRecord, error) {
-	entries, err := l.lines(ctx, addrs, since, until)
+// ByRequestID finds parsed access-log lines by request id. Lines from the
+// last 15 minutes are searched: the ids are meshdrill's own, so a wide
+// window costs Loki little and tolerates clock skew.
+func (l Loki) ByRequestID(ctx context.Context, ids []string) (map[string]expectations.LogRecord, error) {
+	now := time.Now()
+	recs, err := l.records(ctx, ids, now.Add(-15*time.Minute), now.Add(time.Minute))
 	if err != nil {
 		return nil, err
 	}
-	want := map[string]bool{}
-	for _, a := range addrs {
-		want[a] = true
+	return firstByRequestID(recs, ids), nil
+}
+
+// ByRemoteAddress finds parsed listener lines from the addresses.
+func (l Loki) ByRemoteAddress(ctx context.Context, addrs []string, since, until time.Time) ([]expectations.LogRecord, error) {
+	recs, err := l.records(ctx, addrs, since, until)
+	if err != nil {
+		return nil, err
 	}
-	var out []expectations.LogRecord
-	for _, e := range entries {
-		ent, err := accesslog.Parse(e.Line)
-		if err == nil && want[ent.DownstreamRemoteAddress] {
-			out = append(out, record(ent))
-		}
-	}
-	return out, nil
+	return fromAddresses(recs, addrs), nil
 }
 
 // Alertmanager lists alerts from Alertmanager's v2 API.

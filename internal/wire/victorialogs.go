@@ -62,44 +62,20 @@ const grepPad = 10 * time.Second
 // or in a field of their own.
 func (v VictoriaLogs) ByRequestID(ctx context.Context, ids []string) (map[string]expectations.LogRecord, error) {
 	now := time.Now()
-	entries, err := v.entries(ctx, ids, now.Add(-lookback), now.Add(time.Minute))
+	recs, err := v.records(ctx, ids, now.Add(-lookback), now.Add(time.Minute))
 	if err != nil {
 		return nil, err
 	}
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	out := map[string]expectations.LogRecord{}
-	for _, e := range entries {
-		ent, ok := parseEntry(e)
-		if !ok || !want[ent.RequestID] {
-			continue
-		}
-		if _, dup := out[ent.RequestID]; !dup {
-			out[ent.RequestID] = v.record(ent, e)
-		}
-	}
-	return out, nil
+	return firstByRequestID(recs, ids), nil
 }
 
 // ByRemoteAddress finds parsed listener lines from the addresses.
 func (v VictoriaLogs) ByRemoteAddress(ctx context.Context, addrs []string, since, until time.Time) ([]expectations.LogRecord, error) {
-	entries, err := v.entries(ctx, addrs, since, until)
+	recs, err := v.records(ctx, addrs, since, until)
 	if err != nil {
 		return nil, err
 	}
-	want := map[string]bool{}
-	for _, a := range addrs {
-		want[a] = true
-	}
-	var out []expectations.LogRecord
-	for _, e := range entries {
-		if ent, ok := parseEntry(e); ok && want[ent.DownstreamRemoteAddress] {
-			out = append(out, v.record(ent, e))
-		}
-	}
-	return out, nil
+	return fromAddresses(recs, addrs), nil
 }
 
 // Grep returns the raw lines carrying each needle as a whole token: a
@@ -176,6 +152,22 @@ func rawLine(e victorialogs.Entry) string {
 		return fmt.Sprint(e.Fields)
 	}
 	return string(b)
+}
+
+// records runs the queries for the needles and parses the entries in Istio's
+// or Envoy's formats; others are left out.
+func (v VictoriaLogs) records(ctx context.Context, needles []string, since, until time.Time) ([]expectations.LogRecord, error) {
+	entries, err := v.entries(ctx, needles, since, until)
+	if err != nil {
+		return nil, err
+	}
+	var out []expectations.LogRecord
+	for _, e := range entries {
+		if ent, ok := parseEntry(e); ok {
+			out = append(out, v.record(ent, e))
+		}
+	}
+	return out, nil
 }
 
 // parseEntry reads an Envoy or Istio access-log line from the entry.

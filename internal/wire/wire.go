@@ -109,6 +109,40 @@ func record(e accesslog.Entry) expectations.LogRecord {
 	}
 }
 
+// firstByRequestID keeps, for each of the ids, the first record carrying it
+// in the order the backend answered.
+func firstByRequestID(recs []expectations.LogRecord, ids []string) map[string]expectations.LogRecord {
+	want := setOf(ids)
+	out := map[string]expectations.LogRecord{}
+	for _, r := range recs {
+		if _, dup := out[r.RequestID]; want[r.RequestID] && !dup {
+			out[r.RequestID] = r
+		}
+	}
+	return out
+}
+
+// fromAddresses keeps the records whose downstream remote address is one of
+// addrs.
+func fromAddresses(recs []expectations.LogRecord, addrs []string) []expectations.LogRecord {
+	want := setOf(addrs)
+	var out []expectations.LogRecord
+	for _, r := range recs {
+		if want[r.RemoteAddress] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func setOf(ss []string) map[string]bool {
+	set := make(map[string]bool, len(ss))
+	for _, s := range ss {
+		set[s] = true
+	}
+	return set
+}
+
 // traceLookup is what every trace collector offers.
 type traceLookup interface {
 	Trace(ctx context.Context, traceID string) (*collectors.Trace, error)
