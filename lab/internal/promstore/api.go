@@ -253,21 +253,10 @@ func (s *Store) labelNames(r *http.Request) (any, []string, []string, *apiError)
 	if aerr != nil {
 		return nil, nil, nil, aerr
 	}
-	seen := map[string]struct{}{}
-	sets := ms
-	if len(sets) == 0 {
-		sets = [][]*labels.Matcher{nil}
-	}
-	for _, m := range sets {
+	return labelUnion(ms, func(m ...*labels.Matcher) ([]string, error) {
 		names, _, err := q.LabelNames(r.Context(), nil, m...)
-		if err != nil {
-			return nil, nil, nil, &apiError{errorExec, err}
-		}
-		for _, n := range names {
-			seen[n] = struct{}{}
-		}
-	}
-	return limitSorted(seen, nil), nil, nil, nil
+		return names, err
+	})
 }
 
 func (s *Store) labelValues(r *http.Request) (any, []string, []string, *apiError) {
@@ -279,17 +268,25 @@ func (s *Store) labelValues(r *http.Request) (any, []string, []string, *apiError
 	if aerr != nil {
 		return nil, nil, nil, aerr
 	}
-	seen := map[string]struct{}{}
-	sets := ms
+	return labelUnion(ms, func(m ...*labels.Matcher) ([]string, error) {
+		vals, _, err := q.LabelValues(r.Context(), name, nil, m...)
+		return vals, err
+	})
+}
+
+// labelUnion answers a label names or values request: the union of what list
+// gives for each match[] set (all series when there is none), sorted.
+func labelUnion(sets [][]*labels.Matcher, list func(m ...*labels.Matcher) ([]string, error)) (any, []string, []string, *apiError) {
 	if len(sets) == 0 {
 		sets = [][]*labels.Matcher{nil}
 	}
+	seen := map[string]struct{}{}
 	for _, m := range sets {
-		vals, _, err := q.LabelValues(r.Context(), name, nil, m...)
+		got, err := list(m...)
 		if err != nil {
 			return nil, nil, nil, &apiError{errorExec, err}
 		}
-		for _, v := range vals {
+		for _, v := range got {
 			seen[v] = struct{}{}
 		}
 	}
