@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meshdrill/meshdrill/expectations"
+	"github.com/meshdrill/meshdrill/internal/demosuite"
 	"github.com/meshdrill/meshdrill/internal/wire"
 	"github.com/meshdrill/meshdrill/lab"
 )
@@ -62,20 +62,8 @@ func startLab(tb testing.TB) *lab.Lab {
 // as a user's CA would be, the way the demo loads its built-in suite.
 func loadSuite(tb testing.TB, l *lab.Lab) expectations.Suite {
 	tb.Helper()
-	p, ok := l.Workloads["payments"]
-	require.True(tb, ok, "the lab has no payments workload")
-	dir := tb.TempDir()
-	caCert, caKey := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
-	require.NoError(tb, os.WriteFile(caCert, l.CACertPEM, 0o600))
-	require.NoError(tb, os.WriteFile(caKey, l.CAKeyPEM, 0o600))
-	vars := map[string]string{
-		"LAB_PROMETHEUS_URL":      l.PrometheusURL,
-		"LAB_JAEGER_URL":          l.JaegerURL,
-		"LAB_PAYMENTS_ACCESS_LOG": p.AccessLogPath,
-		"LAB_PAYMENTS_ADDR":       p.InboundAddr,
-		"LAB_CA_CERT":             caCert,
-		"LAB_CA_KEY":              caKey,
-	}
+	vars, err := demosuite.LabVars(l, tb.TempDir())
+	require.NoError(tb, err)
 	opts := wire.LoadOptions()
 	opts.Vars = func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	s, err := expectations.Parse("suite20.yaml", suite20, opts)
