@@ -41,7 +41,12 @@ func Export(dir string) error {
 		if err != nil {
 			return fmt.Errorf("export dashboard %q: %w", name, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		target := filepath.Join(dir, name)
+		// Never write through a symlink or into a FIFO or device.
+		if st, err := os.Lstat(target); err == nil && !st.Mode().IsRegular() {
+			return fmt.Errorf("export dashboard %q: %s exists and is not a regular file", name, target)
+		}
+		if err := os.WriteFile(target, b, 0o644); err != nil {
 			return fmt.Errorf("export dashboard %q: %w", name, err)
 		}
 	}

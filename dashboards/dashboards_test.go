@@ -223,3 +223,14 @@ func TestExpand(t *testing.T) {
 		})
 	}
 }
+
+func TestExportRefusesSymlinksAndSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim.txt")
+	require.NoError(t, os.WriteFile(victim, []byte("keep"), 0o600))
+	require.NoError(t, os.Symlink(victim, filepath.Join(dir, List()[0])))
+	assert.ErrorContains(t, Export(dir), "not a regular file")
+	b, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	assert.Equal(t, "keep", string(b))
+}

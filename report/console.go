@@ -202,3 +202,38 @@ func clean(s string) string {
 func unsafeRune(r rune) bool {
 	return (r < 0x20 && r != '\t') || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029'
 }
+
+// SafeWriter escapes control characters other than newline and tab in what
+// is written through it, so text from outside (a backend's error body, a
+// log line) cannot move the cursor, retitle the terminal or set the
+// clipboard. For output meant for people; never for ANSI meshdrill emits
+// itself (colours, live progress).
+func SafeWriter(w io.Writer) io.Writer { return safeWriter{w} }
+
+type safeWriter struct{ w io.Writer }
+
+func (s safeWriter) Write(p []byte) (int, error) {
+	text := string(p)
+	clean := true
+	for _, r := range text {
+		if r != '\n' && unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		var b strings.Builder
+		for _, r := range text {
+			if r != '\n' && unsafeRune(r) {
+				fmt.Fprintf(&b, "\\x%02x", r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+		text = b.String()
+	}
+	if _, err := io.WriteString(s.w, text); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

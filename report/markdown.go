@@ -30,6 +30,7 @@ func badge(v expectations.Verdict) string {
 // summary ($GITHUB_STEP_SUMMARY): a headline, a table drill × signal with the
 // worst verdict per cell, then the evidence for everything that did not pass.
 func Markdown(w io.Writer, rep expectations.Report) error {
+	w = SafeWriter(w) // raw log lines and error bodies land in code blocks
 	ew := &errWriter{w: w}
 	worst := expectations.Worst(rep.Verdicts()...)
 	fmt.Fprintf(ew, "## meshdrill: %s — %s\n\n", mdCode(rep.Suite), badge(worst))

@@ -110,8 +110,17 @@ func CheckOutputs(specs []OutputSpec) error {
 		if o.Path == Stdout {
 			continue
 		}
-		if st, err := os.Stat(o.Path); err == nil && st.IsDir() {
-			return fmt.Errorf("output %s: %s is a folder", o, o.Path)
+		// Writing replaces the file (temp file + rename): never replace a
+		// device, a FIFO or a symlink, which would destroy what is there.
+		if st, err := os.Lstat(o.Path); err == nil {
+			switch {
+			case st.IsDir():
+				return fmt.Errorf("output %s: %s is a folder", o, o.Path)
+			case st.Mode()&os.ModeSymlink != 0:
+				return fmt.Errorf("output %s: %s is a symlink; give the file it points to", o, o.Path)
+			case !st.Mode().IsRegular():
+				return fmt.Errorf("output %s: %s is not a regular file", o, o.Path)
+			}
 		}
 		if st, err := os.Stat(filepath.Dir(o.Path)); err != nil || !st.IsDir() {
 			return fmt.Errorf("output %s: the folder %s does not exist", o, filepath.Dir(o.Path))
@@ -131,6 +140,10 @@ func checkSpecs(specs []OutputSpec) error {
 		if key != Stdout {
 			if abs, err := filepath.Abs(o.Path); err == nil {
 				key = abs
+			}
+			// A folder reached through a symlink is the same folder.
+			if dir, err := filepath.EvalSymlinks(filepath.Dir(key)); err == nil {
+				key = filepath.Join(dir, filepath.Base(key))
 			}
 		}
 		if prev, ok := seen[key]; ok {

@@ -109,6 +109,13 @@ func TestCheckOutputs(t *testing.T) {
 	assert.ErrorContains(t, CheckOutputs([]OutputSpec{{"json", filepath.Join(dir, "nope", "r.json")}}), "does not exist")
 	assert.ErrorContains(t, CheckOutputs([]OutputSpec{{"json", dir}}), "is a folder")
 	assert.ErrorContains(t, CheckOutputs([]OutputSpec{{"json", "-"}, {"junit", "-"}}), "same place")
+	assert.ErrorContains(t, CheckOutputs([]OutputSpec{{"json", "/dev/null"}}), "not a regular file")
+	victim := filepath.Join(dir, "victim.txt")
+	require.NoError(t, os.WriteFile(victim, []byte("keep"), 0o600))
+	require.NoError(t, os.Symlink(victim, filepath.Join(dir, "link.json")))
+	assert.ErrorContains(t, CheckOutputs([]OutputSpec{{"json", filepath.Join(dir, "link.json")}}), "symlink")
+	require.NoError(t, os.Symlink(dir, filepath.Join(dir, "alias")))
+	assert.ErrorContains(t, CheckOutputs([]OutputSpec{{"json", filepath.Join(dir, "r.json")}, {"junit", filepath.Join(dir, "alias", "r.json")}}), "same place")
 }
 
 // TestWriteOutputsKeepsGoing: one unwritable output does not stop the others.

@@ -51,6 +51,7 @@ that depends on it fails for the real reason.`,
 			if o.count < 1 || o.count > 100 {
 				return usageError("--count: must be between 1 and 100, got %d", o.count)
 			}
+			o.results.secrets = g.secrets
 			if err := o.results.validate(); err != nil {
 				return err
 			}

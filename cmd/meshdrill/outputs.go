@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshdrill/meshdrill/collectors"
 	"github.com/meshdrill/meshdrill/expectations"
+	"github.com/meshdrill/meshdrill/internal/redact"
 	"github.com/meshdrill/meshdrill/internal/selftelemetry"
 	"github.com/meshdrill/meshdrill/report"
 )
@@ -22,7 +23,8 @@ type resultOptions struct {
 	otlp        string
 	strict      bool
 
-	specs []report.OutputSpec
+	specs   []report.OutputSpec
+	secrets *redact.Set // learns the push URLs' secrets
 }
 
 func (o *resultOptions) addFlags(cmd *cobra.Command) {
@@ -49,10 +51,14 @@ func (o *resultOptions) validate() error {
 	if err := report.CheckOutputs(o.specs); err != nil {
 		return usageError("--output: %v", err)
 	}
+	if o.pushJob == "" {
+		return usageError("--pushgateway-job: must not be empty")
+	}
 	for flag, u := range map[string]string{"--pushgateway": o.pushgateway, "--loki-push": o.lokiPush, "--otlp-traces": o.otlp} {
 		if u == "" {
 			continue
 		}
+		o.secrets.AddURL(u)
 		pu, err := url.Parse(u)
 		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			return usageError("%s: expected an http:// or https:// URL with a host, got %q", flag, collectors.Redact(u))

@@ -27,7 +27,7 @@ func newProgress(ctx context.Context, g *globals, drills []string) progress {
 		return progress{handle: func(expectations.Progress) {}, wait: func() {}}
 	}
 	if f, ok := g.rawStderr.(*os.File); ok && isTerminal(f) {
-		return liveProgress(ctx, g.stderr, drills)
+		return liveProgress(ctx, g.progressOut, drills)
 	}
 	return progress{handle: progressPrinter(g.stderr), wait: func() {}}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshdrill/meshdrill/expectations"
 	"github.com/meshdrill/meshdrill/internal/redact"
+	"github.com/meshdrill/meshdrill/report"
 )
 
 // exitError carries a process exit code out of a command.
@@ -44,6 +45,8 @@ type globals struct {
 	secrets *redact.Set
 	// the unwrapped writers, to tell whether they are terminals
 	rawStdout, rawStderr io.Writer
+	// where live progress draws (masked, not escaped)
+	progressOut io.Writer
 }
 
 // transcript is where --debug records every backend call (stderr), or nil.
@@ -96,8 +99,11 @@ func newRoot(g *globals) *cobra.Command {
 // execute runs the CLI and returns the process exit code.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	secrets := &redact.Set{}
-	g := &globals{stdout: secrets.Writer(stdout), stderr: secrets.Writer(stderr), secrets: secrets}
+	// stderr carries error text from backends: escaped as well as masked.
+	// The live progress gets the masked writer alone (it moves the cursor).
+	g := &globals{stdout: secrets.Writer(stdout), stderr: report.SafeWriter(secrets.Writer(stderr)), secrets: secrets}
 	g.rawStdout, g.rawStderr = stdout, stderr
+	g.progressOut = secrets.Writer(stderr)
 	root := newRoot(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

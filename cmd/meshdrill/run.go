@@ -32,6 +32,7 @@ Exit codes: 0 all held, 1 a FAIL or NOT_ENFORCED (or BLIND_SPOT with --strict),
 2 a bad suite or usage, 3 could not tell (ERROR).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.results.secrets = g.secrets
 			if err := o.results.validate(); err != nil {
 				return err
 			}

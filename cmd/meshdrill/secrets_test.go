@@ -56,3 +56,41 @@ drills:
 		assert.NotContains(t, text, token, name)
 	}
 }
+
+// Basic auth and header values echoed back (the Authorization header, an
+// API key header) are masked too, and an escape sequence in the body is
+// shown, not obeyed.
+func TestEchoedBasicAuthAndHeadersMasked(t *testing.T) {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"status":"error","errorType":"bad_data","error":"\u001b]0;PWNED\u0007 headers: Authorization: %s X-Api-Key: %s"}`, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
+	}))
+	defer echo.Close()
+	t.Setenv("MESHDRILL_TEST_PW", "hunter2-secret-pw")
+	t.Setenv("MESHDRILL_TEST_KEY", "am-key-SECRET-9876")
+	dir := t.TempDir()
+	suite := fmt.Sprintf(`mesh: {dialect: generic}
+backends:
+  prometheus:
+    url: %s
+    auth: {basic_user: admin, basic_password_env: MESHDRILL_TEST_PW}
+    headers: {X-Api-Key: "${MESHDRILL_TEST_KEY}"}
+targets:
+  edge: {address: 127.0.0.1:1}
+drills:
+  - name: pt
+    target: edge
+    inject: {kind: plaintext}
+    expect:
+      - metric: {query: 'x_total'}
+`, echo.URL)
+	path := filepath.Join(dir, "suite.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(suite), 0o600))
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), []string{"run", path}, &out, &errOut)
+	assert.Equal(t, expectations.ExitError, code)
+	all := out.String() + errOut.String()
+	for _, secret := range []string{"hunter2-secret-pw", "YWRtaW46aHVudGVyMi1zZWNyZXQtcHc=", "am-key-SECRET-9876", "\x1b", "\x07"} {
+		assert.NotContains(t, all, secret)
+	}
+}

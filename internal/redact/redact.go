@@ -5,6 +5,7 @@ package redact
 
 import (
 	"io"
+	"net/url"
 	"strings"
 	"sync"
 )
@@ -64,4 +65,23 @@ func (w *writer) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// AddURL registers the secrets a URL carries: its password and its query
+// values (tokens are often passed as ?token=…).
+func (s *Set) AddURL(raw string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return
+	}
+	if p, ok := u.User.Password(); ok {
+		s.Add(p)
+		s.Add(url.QueryEscape(p))
+	}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			s.Add(v)
+			s.Add(url.QueryEscape(v))
+		}
+	}
 }

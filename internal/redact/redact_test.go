@@ -22,3 +22,10 @@ func TestSet(t *testing.T) {
 	var nilSet *Set
 	assert.Equal(t, "x", nilSet.String("x"))
 }
+
+func TestAddURL(t *testing.T) {
+	var s Set
+	s.AddURL("http://user:pa55word@127.0.0.1:3100/loki/api/v1/push?token=qs-SECRET-1&x=1")
+	assert.Equal(t, `Post "http://user:[REDACTED]@127.0.0.1:3100/loki/api/v1/push?token=[REDACTED]&x=1"`,
+		s.String(`Post "http://user:pa55word@127.0.0.1:3100/loki/api/v1/push?token=qs-SECRET-1&x=1"`))
+}

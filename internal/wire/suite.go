@@ -2,6 +2,7 @@ package wire
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
@@ -87,6 +88,14 @@ func FromSuiteWith(s expectations.Suite, cfg Config) (expectations.Env, error) {
 		o.Transcript = cfg.Transcript
 		cfg.Secrets.Add(o.BearerToken)
 		cfg.Secrets.Add(o.BasicPassword)
+		if o.BasicPassword != "" {
+			// a backend may echo the Authorization header itself
+			cfg.Secrets.Add(base64.StdEncoding.EncodeToString([]byte(o.BasicUser + ":" + o.BasicPassword)))
+		}
+		// Header values often carry API keys (X-Api-Key: ${KEY}).
+		for _, v := range o.Headers {
+			cfg.Secrets.Add(v)
+		}
 		return o, err
 	}
 	b := s.Backends
