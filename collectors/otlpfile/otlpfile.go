@@ -194,6 +194,12 @@ func (m *malformed) warnings() []string {
 }
 
 func scanFile(ctx context.Context, path string, f *filter, out map[string]*collectors.Trace, bad *malformed) error {
+	// A FIFO would block Open, a device never end: only regular files.
+	if st, err := os.Stat(path); err != nil {
+		return fmt.Errorf("otlpfile: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return fmt.Errorf("otlpfile: %s: not a regular file", path)
+	}
 	file, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("otlpfile: %w", err)

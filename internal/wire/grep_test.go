@@ -60,3 +60,14 @@ func TestGrepRefusesNonRegularFiles(t *testing.T) {
 	_, err := Logs{Paths: []string{fifo}}.Grep(context.Background(), []string{"x"}, time.Time{}, time.Time{})
 	assert.ErrorContains(t, err, "not a regular file")
 }
+
+// A FIFO named as a secret, a CA or a trace file never hangs meshdrill.
+func TestFilesMustBeRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	_, err := readRegular(fifo)
+	assert.ErrorContains(t, err, "not a regular file")
+	_, err = secret("", fifo)
+	assert.ErrorContains(t, err, "not a regular file")
+}

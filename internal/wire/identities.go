@@ -37,7 +37,14 @@ func ResolveIdentities(ctx context.Context, s *expectations.Suite) (map[string]*
 			certs[d.Name], d.Identity = svid, svidID
 		case strings.HasPrefix(d.IdentityFrom, "files."):
 			kp := s.Identities.Files[strings.TrimPrefix(d.IdentityFrom, "files.")]
-			c, err := fixtures.LoadKeyPair(kp.CertFile, kp.KeyFile)
+			err := regularFile(kp.CertFile)
+			if err == nil {
+				err = regularFile(kp.KeyFile)
+			}
+			var c *tls.Certificate
+			if err == nil {
+				c, err = fixtures.LoadKeyPair(kp.CertFile, kp.KeyFile)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s (%s): %w", s.At(fmt.Sprintf("drills[%d].inject.identity_from", i)), d.IdentityFrom, err)
 			}

@@ -48,7 +48,7 @@ func secret(env, file string) (string, error) {
 		}
 		return v, nil
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := readRegular(file)
 		if err != nil {
 			return "", fmt.Errorf("read %s: %w", file, err)
 		}
@@ -179,11 +179,11 @@ func FromSuiteWith(s expectations.Suite, cfg Config) (expectations.Env, error) {
 	}
 	inj := &Injector{Targets: s.Targets, Rate: s.Defaults.Rate, Certs: cfg.Certs}
 	if s.Identities.CACertFile != "" {
-		certPEM, err := os.ReadFile(s.Identities.CACertFile)
+		certPEM, err := readRegular(s.Identities.CACertFile)
 		if err != nil {
 			return env, fmt.Errorf("%s: %w", s.At("identities.ca.cert_file"), err)
 		}
-		keyPEM, err := os.ReadFile(s.Identities.CAKeyFile)
+		keyPEM, err := readRegular(s.Identities.CAKeyFile)
 		if err != nil {
 			return env, fmt.Errorf("%s: %w", s.At("identities.ca.key_file"), err)
 		}
@@ -202,4 +202,28 @@ func LoadOptions() expectations.LoadOptions {
 		_, err := fixtures.ParseExpected(s)
 		return err
 	}}
+}
+
+// readRegular reads a small local file (a secret, a CA): only a regular
+// file of at most 1 MiB, so a FIFO or a device cannot hang or flood a run.
+func readRegular(path string) ([]byte, error) {
+	if err := regularFile(path); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) > 1<<20 {
+		return nil, fmt.Errorf("%s: larger than 1 MiB", path)
+	}
+	return b, err
+}
+
+func regularFile(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", path)
+	}
+	return nil
 }
