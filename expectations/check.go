@@ -75,7 +75,10 @@ type metricDelta struct {
 	tolerance float64
 	// absent: the delta must stay within want for the whole window.
 	absent bool
-	within time.Duration
+	// aggregated: the query is not a plain selector, so a drop is not a
+	// counter reset.
+	aggregated bool
+	within     time.Duration
 
 	baseAt    time.Time
 	base      map[string]float64
@@ -161,8 +164,13 @@ func (m *metricDelta) poll(ctx context.Context, env *Env, reqs []SentRequest) ob
 	if err != nil {
 		return observation{err: err, window: window}
 	}
-	d := delta(m.base, after)
 	raw := rawSeries(after)
+	if m.aggregated && decreased(m.base, after) {
+		// A sum or max that went down lost a series (a pod gone), which a
+		// raw counter's reset rule would misread as new events.
+		return observation{err: fmt.Errorf("the aggregated value went down since the baseline (a series vanished?), so no delta can be computed; query the raw counter instead:\n%s", raw), window: window}
+	}
+	d := delta(m.base, after)
 	if m.minus != "" {
 		afterMinus, err := snapshot(ctx, env.Metrics, m.minus, at)
 		if err != nil {
@@ -175,6 +183,9 @@ func (m *metricDelta) poll(ctx context.Context, env *Env, reqs []SentRequest) ob
 		return observation{err: fmt.Errorf("the counters are not numbers (Δ = %v):\n%s", d, raw), window: window}
 	}
 	o := observation{got: fmt.Sprintf("Δ = %s", fmtFloat(d)), raw: raw, window: window}
+	if len(after) == 0 {
+		o.got += " (no series matched: the metric may not exist yet, or the query is misspelt)"
+	}
 	target := m.want.target(n)
 	switch {
 	case m.want.holds(d, n):
@@ -227,6 +238,16 @@ func snapshot(ctx context.Context, src MetricSource, selector string, at time.Ti
 		out[labelKey(s.Labels)] = s.Value
 	}
 	return out, nil
+}
+
+// decreased reports whether any series is below its baseline.
+func decreased(before, after map[string]float64) bool {
+	for k, v := range after {
+		if v < before[k] {
+			return true
+		}
+	}
+	return false
 }
 
 func delta(before, after map[string]float64) float64 {
@@ -462,8 +483,9 @@ func (t *traceByID) poll(ctx context.Context, env *Env, reqs []SentRequest) obse
 			}
 		}
 	}
-	if failed == len(reqs) {
-		return observation{err: firstErr, window: env.Traces.Describe()}
+	if failed > 0 && ok < len(reqs) {
+		// A lookup that failed is not a trace that is missing: could not tell.
+		return observation{err: fmt.Errorf("%d of %d trace lookups failed (%d found so far): %w", failed, len(reqs), ok, firstErr), window: env.Traces.Describe()}
 	}
 	got := fmt.Sprintf("%d/%d traces", ok, len(reqs))
 	if missing > 0 {
@@ -498,3 +520,15 @@ func checkRangeWindows(q string, scrape time.Duration) error {
 	})
 	return problem
 }
+
+// firstPollAfter: a value-mode query may already hold before the drill's
+// events are scraped (a value left from earlier); its first look waits one
+// scrape interval after the injection.
+func (m *metricDelta) firstPollAfter(scrape time.Duration) time.Duration {
+	if m.valueMode {
+		return scrape
+	}
+	return 0
+}
+
+// ---- traces: lookups that fail are not "not found" ----

@@ -233,7 +233,7 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 	if w, ok := c.(windowed); ok {
 		window, full = w.deadline(d), w.fullWindow()
 	}
-	if min := minMetricWindow(env.ScrapeInterval); c.signal() == SignalMetrics && window < min {
+	if min := min(minMetricWindow(env.ScrapeInterval), MaxDeadline); c.signal() == SignalMetrics && window < min {
 		res.Note = fmt.Sprintf("window widened from %s to %s: a sample needs up to two scrape intervals (%s) to appear", window, min, env.ScrapeInterval)
 		window = min
 	}
@@ -241,6 +241,13 @@ func await(ctx context.Context, env *Env, d Drill, c check, events []SentRequest
 	check := c.signal() + ": " + c.title()
 	env.progress(Progress{Drill: d.Name, Stage: "await", Message: "waiting for " + check, Check: check, Until: deadline})
 	wait := 100 * time.Millisecond
+	if f, ok := c.(interface {
+		firstPollAfter(time.Duration) time.Duration
+	}); ok {
+		if d := f.firstPollAfter(env.ScrapeInterval); d > 0 {
+			_ = env.Clock.Sleep(ctx, min(d, deadline.Sub(env.Clock.Now())))
+		}
+	}
 	var answered bool
 	var last observation
 	var lastErr error

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // Explicit evidence: what a suite writes under a drill's `expect` when the
@@ -150,6 +152,9 @@ type Alert struct {
 	Name   string
 	Labels map[string]string
 	State  string // prometheus: pending, firing; alertmanager: active, suppressed, unprocessed
+	// Since is when the alert became active (Prometheus activeAt,
+	// Alertmanager startsAt); zero when unknown.
+	Since time.Time
 }
 
 // AlertSource lists alerts.
@@ -236,6 +241,17 @@ func orDefault(s, def string) string {
 
 func metricCheck(name string, m *MetricExpect) *metricDelta {
 	md := &metricDelta{name: orDefault(name, m.Query), selector: m.Query, want: m.Want, valueMode: m.Mode == "value", tolerance: m.Tolerance}
+	if expr, err := parser.ParseExpr(m.Query); err == nil {
+		for {
+			p, ok := expr.(*parser.ParenExpr)
+			if !ok {
+				break
+			}
+			expr = p.Expr
+		}
+		_, plain := expr.(*parser.VectorSelector)
+		md.aggregated = !plain
+	}
 	return md
 }
 
@@ -423,15 +439,26 @@ func (c *alertCheck) deadline(d Drill) time.Duration {
 }
 func (c *alertCheck) fullWindow() bool { return c.absent }
 
-func (c *alertCheck) poll(ctx context.Context, env *Env, _ []SentRequest) observation {
+func (c *alertCheck) poll(ctx context.Context, env *Env, reqs []SentRequest) observation {
+	var began time.Time
+	for _, r := range reqs {
+		if began.IsZero() || r.Sent.Before(began) {
+			began = r.Sent
+		}
+	}
 	src := env.Alerts[c.a.Source]
 	alerts, err := src.Alerts(ctx)
 	if err != nil {
 		return observation{err: err, window: src.Describe()}
 	}
-	var firing, pending, suppressed bool
+	var firing, pending, suppressed, unprocessed bool
+	var before time.Time // an active alert that began before the drill
 	for _, a := range alerts {
 		if a.Name != c.a.Name || !labelsMatch(a.Labels, c.a.Labels) {
+			continue
+		}
+		if !a.Since.IsZero() && !began.IsZero() && a.Since.Before(began.Add(-time.Second)) && a.State != "pending" {
+			before = a.Since
 			continue
 		}
 		switch a.State {
@@ -441,7 +468,15 @@ func (c *alertCheck) poll(ctx context.Context, env *Env, _ []SentRequest) observ
 			pending = true
 		case "suppressed":
 			suppressed = true
+		case "unprocessed":
+			unprocessed = true
 		}
+	}
+	if !before.IsZero() && !firing && !suppressed {
+		// Already active before the first request: it cannot be this
+		// drill's doing, and it may hide whether the drill fired it.
+		return observation{err: fmt.Errorf("alert %s has been active since %s, before the drill began at %s: cannot tell whether the drill fired it",
+			c.a.Name, before.UTC().Format(time.RFC3339), began.UTC().Format(time.RFC3339)), window: src.Describe()}
 	}
 	if pending {
 		c.sawPending = true
@@ -454,6 +489,8 @@ func (c *alertCheck) poll(ctx context.Context, env *Env, _ []SentRequest) observ
 		// Alertmanager holds it, but a silence or an inhibition keeps it
 		// from anyone: it fired, and nobody was told.
 		o.got = "firing but suppressed (silenced or inhibited): nobody is notified"
+	case unprocessed:
+		o.got = "received by Alertmanager, not yet processed"
 	case pending:
 		o.got = "pending (its for: has not elapsed)"
 	case c.sawPending:
@@ -462,8 +499,8 @@ func (c *alertCheck) poll(ctx context.Context, env *Env, _ []SentRequest) observ
 		o.got = "never pending or firing"
 	}
 	if c.absent {
-		o.held = !firing && !suppressed
-		o.final = firing || suppressed
+		o.held = !firing && !suppressed && !unprocessed
+		o.final = firing || suppressed || unprocessed
 	} else {
 		o.held = firing
 	}

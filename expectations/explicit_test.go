@@ -3,6 +3,7 @@ package expectations
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -289,4 +290,59 @@ func (c cancelAfter) Alerts(ctx context.Context) ([]Alert, error) {
 		c.cancel()
 	}
 	return c.fakeAlerts.Alerts(ctx)
+}
+
+type sentAt struct{ at time.Time }
+
+func (s sentAt) Inject(_ context.Context, d Drill, _ string) (Injection, error) {
+	inj := Injection{Expected: "HTTP 403"}
+	for i := 0; i < d.Count; i++ {
+		inj.Requests = append(inj.Requests, SentRequest{RequestID: fmt.Sprintf("req-%d", i), TraceID: fmt.Sprintf("%032x", i+1),
+			Sent: s.at, Done: s.at, Outcome: "HTTP 403", Status: 403, Match: Matched})
+	}
+	return inj, nil
+}
+
+type halfTraces struct{ fakeTraces }
+
+func (h halfTraces) Trace(ctx context.Context, id string) ([]Span, error) {
+	if id[len(id)-1]%2 == 0 {
+		return nil, errors.New("http 500")
+	}
+	return h.fakeTraces.Trace(ctx, id)
+}
+
+// Evidence that cannot be attributed or read is ERROR, never PASS or FAIL.
+func TestNoVerdictWithoutEvidence(t *testing.T) {
+	start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	run := func(e Expect, env Env) Result {
+		clock := &fakeClock{now: start}
+		env.Clock = clock
+		if env.Metrics == nil {
+			env.Metrics = &fakeMetrics{clock: clock, answer: func(string, int) ([]Series, error) { return nil, nil }}
+		}
+		if env.Injector == nil {
+			env.Injector = sentAt{at: start}
+		}
+		return Run(context.Background(), genericSuite(e), env, "r").Drills[0].Results[0]
+	}
+	old := []Alert{{Name: "EdgeDenials", State: "active", Since: start.Add(-24 * time.Hour)}}
+	r := run(Expect{Alert: &AlertExpect{Name: "EdgeDenials", Source: "alertmanager"}}, Env{Alerts: map[string]AlertSource{"alertmanager": &fakeAlerts{seq: [][]Alert{old}}}})
+	assert.Equal(t, Error, r.Verdict, r.Got)
+	assert.Contains(t, r.Got, "before the drill began")
+
+	r = run(Expect{Trace: &TraceExpect{Kind: "server"}}, Env{Traces: halfTraces{tracesFor(3, 403)}})
+	assert.Equal(t, Error, r.Verdict, r.Got)
+	assert.Contains(t, r.Got, "trace lookups failed")
+
+	clock := &fakeClock{now: start}
+	shrinking := &fakeMetrics{clock: clock, answer: func(q string, polls int) ([]Series, error) {
+		if polls == 0 {
+			return series(1000), nil
+		}
+		return series(600), nil // a pod's series vanished from the sum
+	}}
+	r = run(Expect{Metric: &MetricExpect{Query: "sum(my_counter)", Want: Want{Op: ">=", Count: true}}}, Env{Metrics: shrinking})
+	assert.Equal(t, Error, r.Verdict, r.Got)
+	assert.Contains(t, r.Got, "went down")
 }

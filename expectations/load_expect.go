@@ -61,6 +61,10 @@ func (d *strictDecoder) convertExpect(fe fileExpect, p string) (Expect, bool) {
 	}
 	if a := fe.Absent; a != nil {
 		ab := &AbsentExpect{Within: time.Duration(a.Within)}
+		if _, set := d.pos[p+".absent.within"]; set && (ab.Within <= 0 || ab.Within > MaxDeadline) {
+			d.fieldErr(p+".absent.within", "must be between 0s and %s, got %s", MaxDeadline, ab.Within)
+			ok = false
+		}
 		switch {
 		case (a.Metric == nil) == (a.Alert == nil):
 			d.fieldErr(p+".absent", "give exactly one of metric or alert")
@@ -158,6 +162,10 @@ func usesExtrapolation(e parser.Expr) bool {
 func (d *strictDecoder) alert(a *fileAlert, p string) (*AlertExpect, bool) {
 	ae := &AlertExpect{Name: a.Name, Labels: a.Labels, Within: time.Duration(a.Within), Source: a.Source}
 	ok := true
+	if _, set := d.pos[p+".within"]; set && (ae.Within <= 0 || ae.Within > MaxDeadline) {
+		d.fieldErr(p+".within", "must be between 0s and %s, got %s", MaxDeadline, ae.Within)
+		ok = false
+	}
 	if a.Name == "" {
 		d.fieldErr(p, "name: required (the alertname)")
 		ok = false

@@ -71,3 +71,16 @@ func TestFilesMustBeRegular(t *testing.T) {
 	_, err = secret("", fifo)
 	assert.ErrorContains(t, err, "not a regular file")
 }
+
+func TestCanonicalAddr(t *testing.T) {
+	ctx := context.Background()
+	want := canonicalAddr(ctx, "127.0.0.1:19443")
+	assert.Equal(t, "127.0.0.1:19443", want)
+	for _, a := range []string{"127.0.0.1:019443", "[::ffff:127.0.0.1]:19443", "localhost:19443"} {
+		got := canonicalAddr(ctx, a)
+		if a == "localhost:19443" && got == "[::1]:19443" {
+			continue // a machine where localhost resolves to ::1 first
+		}
+		assert.Equal(t, want, got, a)
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,8 +80,10 @@ func (in *Injector) Inject(ctx context.Context, d expectations.Drill, runID stri
 	if t := d.Delay + 10*time.Second; d.Delay > 0 && t > fixtures.DefaultTimeout {
 		plan.Timeout = t
 	}
-	// Pace by address: two target names for one workload share its rate.
-	pacer, err := in.pacer(t.Address)
+	// Pace by address: two target names, or two spellings of one address
+	// (localhost, 127.0.0.1, ::ffff:127.0.0.1, a leading zero in the port),
+	// share one rate.
+	pacer, err := in.pacer(canonicalAddr(ctx, t.Address))
 	if err != nil {
 		return expectations.Injection{}, err
 	}
@@ -111,4 +116,31 @@ func (in *Injector) Inject(ctx context.Context, d expectations.Drill, runID stri
 		})
 	}
 	return inj, nil
+}
+
+// canonicalAddr spells an address one way: the first IP its host resolves
+// to (IPv4-mapped IPv6 as IPv4) and the port as a number.
+func canonicalAddr(ctx context.Context, addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		port = strconv.Itoa(n)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if ips, err := net.DefaultResolver.LookupIPAddr(rctx, host); err == nil && len(ips) > 0 {
+			ip = ips[0].IP
+		}
+	}
+	if ip == nil {
+		return net.JoinHostPort(strings.ToLower(host), port)
+	}
+	if v4 := ip.To4(); v4 != nil {
+		ip = v4
+	}
+	return net.JoinHostPort(ip.String(), port)
 }

@@ -115,7 +115,7 @@ func (a Alertmanager) Alerts(ctx context.Context) ([]expectations.Alert, error) 
 	}
 	out := make([]expectations.Alert, 0, len(as))
 	for _, al := range as {
-		out = append(out, expectations.Alert{Name: al.Labels["alertname"], Labels: al.Labels, State: al.State})
+		out = append(out, expectations.Alert{Name: al.Labels["alertname"], Labels: al.Labels, State: al.State, Since: al.StartsAt})
 	}
 	return out, nil
 }
@@ -141,7 +141,7 @@ func (p PromAlerts) Alerts(ctx context.Context) ([]expectations.Alert, error) {
 		for k, v := range al.Labels {
 			l[string(k)] = string(v)
 		}
-		out = append(out, expectations.Alert{Name: l["alertname"], Labels: l, State: string(al.State)})
+		out = append(out, expectations.Alert{Name: l["alertname"], Labels: l, State: string(al.State), Since: al.ActiveAt})
 	}
 	return out, nil
 }
