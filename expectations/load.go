@@ -409,6 +409,9 @@ func (d *strictDecoder) convert(f fileSuite, dir string) Suite {
 	}
 	if w := f.Identities.WorkloadAPI; w != nil {
 		s.Identities.WorkloadAPI, s.Identities.WorkloadAPISocket = true, w.Socket
+		if !localSocket(w.Socket) {
+			d.fieldErr("identities.workload_api.socket", "the Workload API is a local agent: a unix socket path, unix://PATH or tcp:// on a loopback address; got %q", w.Socket)
+		}
 	}
 	// An explicit zero would silently mean "the default": say so instead.
 	for _, z := range []struct {
@@ -676,3 +679,16 @@ var (
 		"expired-cert": true, "not-yet-valid-cert": true, "latency": true, "error-burst": true, "control": true,
 	}
 )
+
+// localSocket accepts the addresses a SPIFFE agent on this node has.
+func localSocket(s string) bool {
+	switch {
+	case s == "", strings.HasPrefix(s, "/"), strings.HasPrefix(s, "unix://"), strings.HasPrefix(s, "unix:/"):
+		return true
+	case strings.HasPrefix(s, "tcp://"):
+		host, _, err := net.SplitHostPort(strings.TrimPrefix(s, "tcp://"))
+		ip := net.ParseIP(host)
+		return err == nil && ip != nil && ip.IsLoopback()
+	}
+	return false
+}

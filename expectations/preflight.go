@@ -14,6 +14,7 @@ import (
 func Preflight(ctx context.Context, s Suite, env Env) []error {
 	need := map[string]bool{}
 	var errs []error
+	var queries []string // every metric query, asked once before traffic
 	for _, d := range s.WithDefaults().Drills {
 		checks, _ := planDrill(s, d)
 		for _, c := range checks {
@@ -22,6 +23,7 @@ func Preflight(ctx context.Context, s Suite, env Env) []error {
 				need["alerts:"+c.a.Source] = true
 			case *metricDelta:
 				need[c.signal()] = true
+				queries = append(queries, c.selector)
 				if c.valueMode {
 					if err := checkRangeWindows(c.selector, env.ScrapeInterval); err != nil {
 						errs = append(errs, fmt.Errorf("%s: %s: %w", s.At("drills"), d.Name, err))
@@ -38,8 +40,21 @@ func Preflight(ctx context.Context, s Suite, env Env) []error {
 	if need[SignalMetrics] {
 		if env.Metrics == nil {
 			fail("metrics", errors.New("no metrics backend configured"))
-		} else if _, err := env.Metrics.Now(ctx); err != nil {
+		} else if now, err := env.Metrics.Now(ctx); err != nil {
 			fail("metrics backend", err)
+		} else {
+			// A backend that tells the time may still refuse the queries.
+			seen := map[string]bool{}
+			for _, q := range queries {
+				if seen[q] {
+					continue
+				}
+				seen[q] = true
+				if _, err := env.Metrics.Query(ctx, q, now); err != nil {
+					fail("metrics query "+q, err)
+					break
+				}
+			}
 		}
 	}
 	if need[SignalLogs] {
