@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/model"
-
 	"github.com/meshdrill/meshdrill/collectors"
 	"github.com/meshdrill/meshdrill/collectors/accesslog"
 	"github.com/meshdrill/meshdrill/collectors/prometheus"
@@ -54,8 +52,6 @@ func (m Metrics) Now(ctx context.Context) (time.Time, error) {
 	}
 	return t, nil
 }
-
-var _ model.Vector // the client answers in Prometheus' model types
 
 // Logs reads access-log files.
 type Logs struct{ Paths []string }
