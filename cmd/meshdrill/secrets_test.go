@@ -27,22 +27,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	defer echo.Close()
 	t.Setenv("MESHDRILL_TEST_PROM_TOKEN", token)
 	dir := t.TempDir()
-	suite := fmt.Sprintf(`mesh: {dialect: generic}
-backends:
-  prometheus:
-    url: %s
-    auth: {bearer_token_env: MESHDRILL_TEST_PROM_TOKEN}
-targets:
-  edge: {address: 127.0.0.1:1}
-drills:
-  - name: pt
-    target: edge
-    inject: {kind: plaintext}
-    expect:
-      - metric: {query: 'x_total'}
-`, echo.URL)
-	path := filepath.Join(dir, "suite.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(suite), 0o600))
+	path := writeEchoSuite(t, dir, echo.URL, "    auth: {bearer_token_env: MESHDRILL_TEST_PROM_TOKEN}\n")
 	var out, errOut bytes.Buffer
 	code := execute(context.Background(), []string{"run", path, "--output", "json=" + filepath.Join(dir, "r.json"), "--debug"}, &out, &errOut)
 	assert.Equal(t, expectations.ExitError, code, "the backend refuses: could not tell, nothing sent")
@@ -68,24 +53,7 @@ func TestEchoedBasicAuthAndHeadersMasked(t *testing.T) {
 	defer echo.Close()
 	t.Setenv("MESHDRILL_TEST_PW", "hunter2-secret-pw")
 	t.Setenv("MESHDRILL_TEST_KEY", "am-key-SECRET-9876")
-	dir := t.TempDir()
-	suite := fmt.Sprintf(`mesh: {dialect: generic}
-backends:
-  prometheus:
-    url: %s
-    auth: {basic_user: admin, basic_password_env: MESHDRILL_TEST_PW}
-    headers: {X-Api-Key: "${MESHDRILL_TEST_KEY}"}
-targets:
-  edge: {address: 127.0.0.1:1}
-drills:
-  - name: pt
-    target: edge
-    inject: {kind: plaintext}
-    expect:
-      - metric: {query: 'x_total'}
-`, echo.URL)
-	path := filepath.Join(dir, "suite.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(suite), 0o600))
+	path := writeEchoSuite(t, t.TempDir(), echo.URL, "    auth: {basic_user: admin, basic_password_env: MESHDRILL_TEST_PW}\n    headers: {X-Api-Key: \"${MESHDRILL_TEST_KEY}\"}\n")
 	var out, errOut bytes.Buffer
 	code := execute(context.Background(), []string{"run", path}, &out, &errOut)
 	assert.Equal(t, expectations.ExitError, code)
@@ -93,4 +61,16 @@ drills:
 	for _, secret := range []string{"hunter2-secret-pw", "YWRtaW46aHVudGVyMi1zZWNyZXQtcHc=", "am-key-SECRET-9876", "\x1b", "\x07"} {
 		assert.NotContains(t, all, secret)
 	}
+}
+
+// writeEchoSuite writes a generic suite whose Prometheus backend is url,
+// with the given auth lines, and returns its path.
+func writeEchoSuite(t *testing.T, dir, url, auth string) string {
+	t.Helper()
+	suite := "mesh: {dialect: generic}\nbackends:\n  prometheus:\n    url: " + url + "\n" + auth +
+		"targets:\n  edge: {address: 127.0.0.1:1}\ndrills:\n  - name: pt\n    target: edge\n    inject: {kind: plaintext}\n" +
+		"    expect:\n      - metric: {query: 'x_total'}\n"
+	path := filepath.Join(dir, "suite.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(suite), 0o600))
+	return path
 }
